@@ -1,0 +1,35 @@
+# chat-workbook: `make lab` opens the workbook, `make test` proves it. Both set up what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup lab test lint notebooks clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+lint: setup
+	$(BIN)/ruff check helpers tests tools
+
+# Unit, integration and notebook tests in one run: pytest over tests/, nbval (strict) over notebooks/.
+test: setup lint
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
+
+# Re-execute every notebook top to bottom in a fresh kernel and store its outputs.
+notebooks: setup
+	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,160 @@
+"""The aiohttp application every stage builds on: Express's static server plus ``ws``'s upgrade.
+
+``chat_app()`` serves ``public/`` (``/`` is ``index.html``) and, when given a websocket
+handler, accepts the websocket upgrade at ``/`` on the same server, as the original
+tutorial's ``server.on('upgrade', ...)`` did. Around that it adds the plumbing a notebook
+needs: a log, the set of open websockets, errors recorded instead of lost, and sockets
+closed with 1001 (Going Away) when the server stops.
+
+Typical use, in a stage module::
+
+    async def echo(request):
+        async with websocket_session(request) as ws:
+            async for text in text_messages(ws, request.app[LOG]):
+                await ws.send_str(text)
+        return ws
+
+    app = chat_app(websocket=echo)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from helpers.log import ServerLog
+
+__all__ = [
+    "BINARY_REFUSED",
+    "LOG",
+    "PUBLIC",
+    "SOCKETS",
+    "add_plumbing",
+    "broadcast",
+    "chat_app",
+    "text_messages",
+    "websocket_session",
+]
+
+PUBLIC = Path(__file__).resolve().parent.parent / "public"
+"""The browser side: HTML, CSS and ES modules, served as static files."""
+
+LOG = web.AppKey("log", ServerLog)
+SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+
+BINARY_REFUSED = "error: binary frames are not supported here; send text"
+"""What a client hears when it sends a binary frame to a text chat (it stays connected)."""
+
+mimetypes.add_type("text/javascript", ".mjs")  # browsers refuse ES modules served as anything else
+
+CLOSE_TIMEOUT = 1.0
+"""Seconds to wait for a client's answer to our close frame; a stuck client can't hold a stop."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def chat_app(websocket: Handler | None = None) -> web.Application:
+    """An app serving ``public/``, with ``websocket`` handling upgrades at ``/`` if given."""
+    app = web.Application()
+    add_plumbing(app)
+
+    async def root(request: web.Request) -> web.StreamResponse:
+        if websocket is not None and web.WebSocketResponse().can_prepare(request).ok:
+            return await websocket(request)
+        return web.FileResponse(PUBLIC / "index.html")
+
+    app.router.add_get("/", root)
+    app.router.add_static("/", PUBLIC)
+    return app
+
+
+def add_plumbing(app: web.Application) -> web.Application:
+    """Give any app a log, socket tracking, error reporting and a quick, clean shutdown.
+
+    Idempotent, so ``start_server`` can call it on apps a student wrote by hand.
+    """
+    if LOG in app:
+        return app
+    app[LOG] = ServerLog()
+    app[SOCKETS] = set()
+    app.middlewares.append(_record_errors)
+    app.on_shutdown.append(_close_websockets)
+    return app
+
+
+@web.middleware
+async def _record_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Put a handler's exception in the server log (aiohttp would only log it to stderr)."""
+    try:
+        return await handler(request)
+    except (web.HTTPException, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        request.app[LOG].error(f"{request.method} {request.path}", exc)
+        raise
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """Close every open websocket with 1001 Going Away, all at once, without waiting long."""
+    sockets = list(app[SOCKETS])
+    if not sockets:
+        return
+    closing = [ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown") for ws in sockets]
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT + 0.5):
+            await asyncio.gather(*closing, return_exceptions=True)
+    except TimeoutError:
+        pass
+
+
+@asynccontextmanager
+async def websocket_session(request: web.Request) -> AsyncIterator[web.WebSocketResponse]:
+    """Accept the upgrade, track the socket while it is open, log connect and disconnect."""
+    ws = web.WebSocketResponse(timeout=CLOSE_TIMEOUT, compress=False)
+    await ws.prepare(request)
+    sockets, log = request.app[SOCKETS], request.app[LOG]
+    sockets.add(ws)
+    log(f"Client connected ({len(sockets)} open).")
+    try:
+        yield ws
+    finally:
+        sockets.discard(ws)
+        log(f"Client disconnected ({len(sockets)} open).")
+
+
+async def text_messages(
+    ws: web.WebSocketResponse, log: ServerLog, *, binary_reply: str = BINARY_REFUSED
+) -> AsyncIterator[str]:
+    """Yield each text message; a binary frame gets ``binary_reply`` and the chat goes on."""
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            yield msg.data
+        elif msg.type is WSMsgType.BINARY:
+            log(f"Refused a binary frame of {len(msg.data)} bytes.")
+            await ws.send_str(binary_reply)
+        elif msg.type is WSMsgType.ERROR:
+            log(f"Connection error: {ws.exception()}")
+
+
+async def broadcast(
+    clients: Iterable[web.WebSocketResponse],
+    text: str,
+    *,
+    exclude: web.WebSocketResponse | None = None,
+) -> int:
+    """Send ``text`` to every open client but ``exclude``; return how many it went to.
+
+    The text is encoded once. Every write is started before any is awaited, so a slow
+    client (whose buffer is full) holds back only itself, and a client that vanished
+    mid-broadcast raises nothing here: its error is dropped, the others still get the text.
+    """
+    payload = text.encode()
+    targets = [ws for ws in clients if ws is not exclude and not ws.closed]
+    sends = [ws.send_frame(payload, WSMsgType.TEXT) for ws in targets]
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    return sum(1 for result in results if not isinstance(result, BaseException))

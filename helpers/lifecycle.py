@@ -1,0 +1,194 @@
+"""Run an aiohttp server inside the Jupyter kernel: ``await start_server(app)``, ``await stop_server()``.
+
+The kernel's asyncio loop is always running between cells, so ``web.run_app`` and
+``asyncio.run`` can't be used there. The server is started with ``AppRunner``/``TCPSite``
+on that running loop and keeps serving in the background while cells run.
+
+Guarantees:
+
+- ``start_server`` returns once the server listens, and prints one line with its URL.
+- Running the start cell again replaces the earlier server (same app or a new one): the
+  kernel never collides with its own earlier listener.
+- A port held by another program gives one line naming the port and how to pick another.
+- ``stop_server`` closes open websockets with 1001 and returns within a few seconds, even
+  with clients connected (aiohttp's default graceful shutdown waits 60 s). It is idempotent.
+- An exception in a handler or in a task started with ``server.spawn`` goes to the server
+  log, and is printed at the top of the next cell that runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from helpers.app import LOG, SOCKETS, add_plumbing
+from helpers.log import ServerLog
+
+__all__ = [
+    "DEFAULT_PORT",
+    "PortInUseError",
+    "RunningServer",
+    "current_server",
+    "start_server",
+    "stop_server",
+]
+
+DEFAULT_PORT = int(os.environ.get("WORKBOOK_PORT", "3000"))
+"""Port 3000 as in the original tutorial; ``WORKBOOK_PORT`` changes it for a whole session."""
+
+SHUTDOWN_TIMEOUT = 1.0
+"""Seconds aiohttp waits for unfinished requests at stop (its default is 60)."""
+
+
+class PortInUseError(OSError):
+    """Another program listens on the port. Shown as one line in a notebook, not a traceback."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        super().__init__(
+            errno.EADDRINUSE,
+            f"Port {port} on {host} is in use by another program. "
+            f"Stop that program, or choose another port: await start_server(app, port={port + 1})",
+        )
+
+    def __str__(self) -> str:
+        return self.strerror
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"PortInUseError: {self}"]
+
+
+@dataclass
+class RunningServer:
+    """A server started by ``start_server``: its address, its log, and ``stop()``."""
+
+    app: web.Application
+    runner: web.AppRunner
+    host: str
+    port: int
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/"
+
+    @property
+    def log(self) -> ServerLog:
+        return self.app[LOG]
+
+    @property
+    def clients(self) -> int:
+        """How many websockets are open right now."""
+        return len(self.app[SOCKETS])
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "task") -> asyncio.Task[Any]:
+        """Run ``coro`` beside the server; its exception goes to the log; stop cancels it."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error(f"background task {task.get_name()!r}", task.exception())
+
+    async def stop(self) -> None:
+        """Cancel spawned tasks, close websockets with 1001, free the port. Idempotent."""
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=SHUTDOWN_TIMEOUT)
+        await self.runner.cleanup()
+
+    def __repr__(self) -> str:
+        return f"<RunningServer {self.url}>"
+
+
+_current: RunningServer | None = None
+
+
+def current_server() -> RunningServer | None:
+    """The server this kernel runs now, if any."""
+    return _current
+
+
+async def start_server(
+    app: web.Application, *, host: str = "127.0.0.1", port: int | None = None, quiet: bool = False
+) -> RunningServer:
+    """Serve ``app`` at ``host``:``port`` from this kernel's loop, replacing an earlier server.
+
+    ``port=0`` picks a free port (tests use it). Prints ``Listening at port N: URL``.
+    """
+    global _current
+    await stop_server(quiet=True)
+    port = DEFAULT_PORT if port is None else port
+    add_plumbing(app)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(host, port) from None
+        raise
+    port = runner.addresses[0][1]
+    _current = RunningServer(app, runner, host, port)
+    _report_errors_in_next_cell()
+    app[LOG](f"Listening at port {port}")
+    if not quiet:
+        print(f"Listening at port {port}: {_current.url}")
+    return _current
+
+
+async def stop_server(*, quiet: bool = False) -> None:
+    """Stop the server this kernel runs (if any) and free its port."""
+    global _current
+    server, _current = _current, None
+    if server is None:
+        if not quiet:
+            print("No server is running.")
+        return
+    await server.stop()
+    server.log("Server stopped.")
+    if not quiet:
+        print(f"Stopped the server at port {server.port}.")
+
+
+_hook_installed = False
+
+
+def _report_errors_in_next_cell() -> None:
+    """Show server errors at the top of the next cell, so a failing handler is never silent."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.events.register("pre_run_cell", lambda *_: report_server_errors())
+    _hook_installed = True
+
+
+def report_server_errors() -> None:
+    """Print the current server's errors that nobody has seen yet."""
+    if _current is None:
+        return
+    for error in _current.log.take_unreported_errors():
+        print(f"Server: {error.summary}")

@@ -1,0 +1,99 @@
+"""The server's log: what the server says, kept as lines.
+
+The original tutorial's server prints with ``console.log``. Inside a notebook a print from a
+background task lands in whatever cell happens to run (or in none), so the server writes
+here instead: the standalone command echoes every line to the terminal, a notebook prints
+the lines in a later cell, and tests wait for a line instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from helpers.waiting import Changes
+
+__all__ = ["ServerError", "ServerLog"]
+
+
+@dataclass
+class ServerError:
+    """An exception raised inside the server (a handler or a background task)."""
+
+    where: str
+    exception: BaseException
+    reported: bool = False
+
+    @property
+    def summary(self) -> str:
+        return f"Error in {self.where}: {type(self.exception).__name__}: {self.exception}"
+
+    @property
+    def traceback(self) -> str:
+        return "".join(traceback.format_exception(self.exception))
+
+
+@dataclass
+class ServerLog:
+    """Lines the server logged, in order; callable like ``print``.
+
+    ``echo=True`` also prints each line as it comes (the standalone command uses it).
+    """
+
+    echo: bool = False
+    lines: list[str] = field(default_factory=list)
+    errors: list[ServerError] = field(default_factory=list)
+    listeners: list[Callable[[str], None]] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes, repr=False)
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        if self.echo:
+            print(line, flush=True)
+        for listener in self.listeners:
+            listener(line)
+        self.changes.notify()
+
+    def error(self, where: str, exception: BaseException) -> None:
+        """Record an exception so it is shown, never lost."""
+        error = ServerError(where, exception)
+        self.errors.append(error)
+        self(error.summary)
+        if self.echo:
+            print(error.traceback, end="", flush=True)
+
+    def take_unreported_errors(self) -> list[ServerError]:
+        """Errors nobody has been shown yet; marks them shown."""
+        fresh = [e for e in self.errors if not e.reported]
+        for error in fresh:
+            error.reported = True
+        return fresh
+
+    def since(self, start: int) -> list[str]:
+        """The lines logged after the first ``start`` lines."""
+        return self.lines[start:]
+
+    def show(self, start: int = 0) -> None:
+        """Print the log (from line ``start`` on), one line each."""
+        for line in self.lines[start:]:
+            print(line)
+
+    def clear(self) -> None:
+        self.lines.clear()
+
+    async def wait_for(self, text: str, *, timeout: float = 3.0, count: int = 1) -> None:
+        """Wait until ``count`` lines contain ``text``; on timeout say what the log holds."""
+
+        def describe() -> str:
+            seen = "\n  ".join(self.lines[-10:]) or "(nothing)"
+            return (
+                f"the server log has no {count} line(s) with {text!r} after {timeout} s;"
+                f" its last lines:\n  {seen}"
+            )
+
+        await self.changes.wait_until(
+            lambda: sum(text in line for line in self.lines) >= count,
+            timeout=timeout,
+            describe=describe,
+        )

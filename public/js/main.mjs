@@ -1,0 +1,43 @@
+/**
+ * The chat page: send what you type over a websocket, show what the server says.
+ */
+import { keepConnected, outputLog, showStatus, websocketUrl } from './chat-common.mjs'
+
+const form = document.getElementById('chat')
+const message = document.getElementById('message')
+const output = document.getElementById('output')
+const status = document.getElementById('status')
+
+const url = websocketUrl()
+console.log(`Connecting to: ${url}`)
+
+const websocket = keepConnected(url, {
+  onOpen () {
+    outputLog(output, 'The websocket is now open.')
+    showStatus(status, `Connected to ${url}`, 'connected')
+  },
+  async onMessage (data) {
+    const text = await new Response(data).text()
+    outputLog(output, `Server said: ${text}`)
+  },
+  onClose (wasOpen) {
+    if (wasOpen) {
+      outputLog(output, 'Websocket is now closed.')
+    }
+    showStatus(status, 'Not connected to a server. Retrying every 2 seconds...', 'disconnected')
+  }
+})
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault()
+  const socket = websocket()
+  const messageText = message.value
+
+  if (!socket) {
+    outputLog(output, 'The websocket is not connected to a server.')
+  } else {
+    socket.send(messageText)
+    outputLog(output, `You said: ${messageText}`)
+    message.value = ''
+  }
+})

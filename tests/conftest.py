@@ -1,0 +1,40 @@
+"""Shared fixtures, and the suite's stderr policy for nbval.
+
+stderr policy: nbval compares a notebook's stderr like its stdout, and we keep it that
+way on purpose. A committed notebook has no stderr output at all (test_notebooks checks
+it), so any warning or log line that appears on stderr while nbval runs one is a new
+problem and fails the cell. The kernel's debugger start-up note is silenced here because
+it is about the interpreter, not about the workbook.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from helpers.lifecycle import RunningServer, start_server, stop_server
+
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator:
+    """``await serve(app)`` starts ``app`` on a free loopback port; stopped after the test."""
+
+    async def _serve(app: web.Application) -> RunningServer:
+        return await start_server(app, port=0, quiet=True)
+
+    yield _serve
+    await stop_server(quiet=True)
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
