@@ -8,7 +8,12 @@ PYTEST_ARGS ?=
 
 .PHONY: setup lab test lint notebooks clean
 
-setup: $(STAMP)
+setup: $(STAMP) node_modules/.installed
+
+# Browser packages (the Socket.IO client) come from npm when npm exists; pages fall back to a CDN.
+node_modules/.installed: package.json package-lock.json
+	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: pages will load the Socket.IO client from its CDN"; fi
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
