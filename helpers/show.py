@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import inspect
+import os
 from pathlib import Path
 from types import FunctionType, ModuleType
 
 from IPython.display import Code
 
 from helpers.app import PUBLIC
+from helpers.lifecycle import RunningServer
 
-__all__ = ["show_file", "show_source"]
+__all__ = ["PageLink", "page", "show_file", "show_source"]
 
 _LANGUAGES = {".html": "html", ".mjs": "javascript", ".js": "javascript", ".css": "css"}
 
@@ -24,3 +27,34 @@ def show_file(path: str) -> Code:
     """A file of ``public/`` (e.g. ``"chat.html"``, ``"js/main.mjs"``), highlighted."""
     file = PUBLIC / path
     return Code(file.read_text(), language=_LANGUAGES.get(Path(path).suffix, "text"))
+
+
+class PageLink:
+    """A link to a page of the running server, and the page itself in an IFrame.
+
+    On a JupyterHub the browser can't reach the kernel's 127.0.0.1, so when
+    ``JUPYTERHUB_SERVICE_PREFIX`` is set the link goes through jupyter-server-proxy
+    (``{prefix}proxy/{port}/{path}``). The text form (what nbval compares) is the URL.
+    """
+
+    def __init__(self, url: str, height: int = 320) -> None:
+        self.url, self.height = url, height
+
+    def __repr__(self) -> str:
+        return f"Page at {self.url}"
+
+    def _repr_html_(self) -> str:
+        src = html.escape(self.url, quote=True)
+        return (
+            f'<p><a href="{src}" target="_blank">Open {src} in a new tab</a></p>'
+            f'<iframe src="{src}" width="100%" height="{self.height}" style="border:1px solid #ccc">'
+            "</iframe>"
+        )
+
+
+def page(server: RunningServer, path: str = "", height: int = 320) -> PageLink:
+    """Link to (and show) ``path`` on ``server``, through the hub's proxy when there is one."""
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if prefix:
+        return PageLink(f"{prefix.rstrip('/')}/proxy/{server.port}/{path}", height)
+    return PageLink(server.url + path, height)

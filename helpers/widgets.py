@@ -107,6 +107,14 @@ class ChatClient(widgets.VBox):
             f"{self.received[-5:]}",
         )
 
+    async def wait_for_line(self, text: str, timeout: float | None = None) -> None:
+        """Wait until a line of this client's log contains ``text``."""
+        await self.changes.wait_until(
+            lambda: any(text in line for line in self.lines),
+            timeout=self.timeout if timeout is None else timeout,
+            describe=lambda: f"{self.name} has no line with {text!r}; its last lines: {self.lines[-5:]}",
+        )
+
     async def wait_closed(self, timeout: float | None = None) -> None:
         """Wait until the server closed the connection (or it dropped)."""
         await self.changes.wait_until(
