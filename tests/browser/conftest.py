@@ -1,0 +1,146 @@
+"""Fixtures for the browser tests: Debian's Chromium driven by Playwright, on one event loop.
+
+The browser, the aiohttp server (``stage``) and the widget clients all run on the session's
+asyncio loop, so a test can start and stop the server, click in a page and await a
+``ChatClient`` in plain sequence. Chromium is the system one (``/usr/bin/chromium``, or
+``WORKBOOK_CHROMIUM``); Playwright never downloads a browser. Every page may talk to
+loopback only: other hosts don't resolve, and any request to one fails the test.
+
+Without Chromium the tests are skipped with the reason; with ``CI=true`` they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import pytest_asyncio
+
+from helpers.lifecycle import RunningServer, start_server, stop_server
+from helpers.stages import STAGES
+
+CHROMIUM = os.environ.get("WORKBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+TIMEOUT_MS = 5_000
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip without ``available``, with ``reason``; in CI (``CI=true``) fail instead."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser tests must run in CI)", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium_missing() -> str | None:
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set WORKBOOK_CHROMIUM)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser():
+    """One headless Chromium for the whole run (each test gets its own context)."""
+    missing = chromium_missing()
+    require(missing is None, missing or "")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+class Pages:
+    """Opens pages in one fresh browser context; records page errors and foreign requests."""
+
+    def __init__(self, context) -> None:
+        self.context = context
+        self.errors: list[str] = []  # uncaught exceptions in any page
+        self.console_errors: list[str] = []  # console.error, e.g. a refused websocket
+        self.foreign: list[str] = []
+
+    async def open(self, url: str):
+        page = await self.context.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+        page.on(
+            "console",
+            lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
+        )
+        await page.goto(url)
+        return page
+
+    async def _guard(self, route) -> None:
+        if urlsplit(route.request.url).hostname in LOOPBACK:
+            await route.continue_()
+        else:
+            self.foreign.append(route.request.url)
+            await route.abort()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pages(browser) -> AsyncIterator[Pages]:
+    """``await pages.open(url)``: a page in this test's own browser context."""
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = await browser.new_context(locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    opened = Pages(context)
+    await context.route("**/*", opened._guard)
+    try:
+        yield opened
+    finally:
+        await context.close()
+    assert opened.foreign == [], f"pages tried to reach hosts other than loopback: {opened.foreign}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stage() -> AsyncIterator[Callable[..., Awaitable[RunningServer]]]:
+    """``await stage("broadcast")`` serves that stage on loopback (port 0 unless given)."""
+
+    async def _start(name: str, *, port: int = 0, **options) -> RunningServer:
+        return await start_server(STAGES[name](**options), port=port, quiet=True)
+
+    yield _start
+    await stop_server(quiet=True)
+
+
+def log_line(text: str) -> re.Pattern[str]:
+    """Matches a page's #output when one of its timestamped lines is exactly ``text``."""
+    return log_count(text, 1)
+
+
+def log_count(text: str, count: int) -> re.Pattern[str]:
+    """Matches when at least ``count`` lines of the log are exactly ``text``."""
+    one = r"(^|\n)[^\n]* " + _escape(text) + r"(?=\n)"
+    return re.compile(r"[\s\S]*?".join([one] * count))  # JavaScript regex syntax too
+
+
+def _escape(text: str) -> str:
+    """``re.escape`` for a pattern Playwright also runs as a JavaScript regex (no ``\\ ``)."""
+    return re.sub(r"[.^$*+?()[\]{}|\\/]", lambda m: "\\" + m.group(), text)

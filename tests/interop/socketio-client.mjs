@@ -1,0 +1,27 @@
+/**
+ * A socket.io-client 4.8 peer for the interop tests, driven line by line over stdin/stdout:
+ *
+ *   node tests/interop/socketio-client.mjs URL
+ *
+ * Prints `connected` once connected, then `got: MSG` for every `chat message` it receives.
+ * Each line read on stdin is emitted as a `chat message`. Exits when stdin closes.
+ */
+import { createInterface } from 'node:readline'
+import { io } from 'socket.io-client'
+
+const url = process.argv[2]
+const socket = io(url, { transports: ['websocket'], reconnection: false, timeout: 5000 })
+
+socket.on('connect', () => console.log('connected'))
+socket.on('connect_error', (error) => {
+  console.log(`connect_error: ${error.message}`)
+  process.exit(1)
+})
+socket.on('chat message', (msg) => console.log(`got: ${msg}`))
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  socket.emit('chat message', line)
+}).on('close', () => {
+  socket.close()
+  process.exit(0)
+})
