@@ -87,15 +87,21 @@ class ChatClient(widgets.VBox):
 
     async def send(self, text: str) -> bool:
         """Send ``text``, as the page's Send button does; log it, or say we're not connected."""
+        if await self.transmit(text):
+            self.log(f"You said: {text}")
+            return True
+        return False
+
+    async def transmit(self, data: str | bytes) -> bool:
+        """Put ``data`` on the wire as it is; log the not-connected message if we can't."""
         if not self.connected:
             self.log(NOT_CONNECTED)
             return False
         try:
-            await self.websocket.send(self.encode(text))
+            await self.websocket.send(data)
         except ConnectionClosed:
             self.log(NOT_CONNECTED)
             return False
-        self.log(f"You said: {text}")
         return True
 
     async def wait_for_messages(self, count: int, timeout: float | None = None) -> None:
@@ -137,10 +143,6 @@ class ChatClient(widgets.VBox):
         stamp = datetime.now().strftime("%H:%M:%S")
         self.output.value += f"{stamp} {line}\n"
         self.changes.notify()
-
-    def encode(self, text: str) -> str:
-        """What goes on the wire when the user sends ``text``."""
-        return text
 
     def describe(self, message: str) -> str:
         """The log line for a message from the server."""
@@ -186,18 +188,17 @@ class JsonChatClient(ChatClient):
         return await self.send_json({"type": "users"})
 
     async def send_json(self, message: Any) -> bool:
-        return await self.send_raw(json.dumps(message))
+        return await self.transmit(json.dumps(message))
 
     async def send_raw(self, data: str | bytes) -> bool:
         """Send exactly ``data``, valid or not: for trying out the server's validation."""
-        if not self.connected:
-            self.log(NOT_CONNECTED)
-            return False
-        await self.websocket.send(data)
-        self.log(f"You sent: {data!r}")
-        return True
+        if await self.transmit(data):
+            self.log(f"You sent: {data!r}")
+            return True
+        return False
 
     async def send(self, text: str) -> bool:
+        """Say ``text`` to everyone; the server's ``chat`` message shows it, to us too."""
         return await self.send_json({"type": "chat", "text": text})
 
     def describe(self, message: str) -> str:
