@@ -6,14 +6,20 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test lint notebooks clean
+.PHONY: setup lab test lint notebooks screenshots clean
 
-setup: $(STAMP) node_modules/.installed
+setup: $(STAMP) node_modules/.installed tests/node_modules/.installed
 
 # Browser packages (the Socket.IO client) come from npm when npm exists; pages fall back to a CDN.
 node_modules/.installed: package.json package-lock.json
 	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: pages will load the Socket.IO client from its CDN"; fi
+
+# Node peers of the interop tests (tests/package.json: express, ws, wscat, socket.io, socket.io-client).
+# Without npm the interop tests are skipped, or fail when CI=true.
+tests/node_modules/.installed: tests/package.json tests/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix tests --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the interop tests with Node peers will not run"; fi
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +41,10 @@ test: setup lint
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs.
 notebooks: setup
 	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
+
+# PNG screenshots of the real pages and of JupyterLab running notebook 05, for the README.
+screenshots: setup
+	$(BIN)/python tools/screenshots.py --out docs/img
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import log_count, log_line
+from pagelog import log_count, log_line
 from playwright.async_api import expect
 
 from helpers.lifecycle import stop_server

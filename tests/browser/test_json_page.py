@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import log_line
+from pagelog import log_line
 from playwright.async_api import expect
 
 from helpers.widgets import JsonChatClient

@@ -1,0 +1,82 @@
+"""Plain websockets across languages: wscat against the Python stages, Python against Node's ``ws``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from helpers.stages import broadcast
+from helpers.widgets import ChatClient
+
+
+async def test_wscat_and_a_widget_client_chat_on_the_python_broadcast_stage(serve, spawn):
+    server = await serve(broadcast.make_app())
+    wscat = await spawn("wscat", "node_modules/wscat/bin/wscat", "--connect", server.ws_url)
+    await server.log.wait_for("Client connected (1 open).")  # wscat reads stdin once connected
+    widget = ChatClient("widget")
+    assert await widget.connect(server.ws_url)
+    try:
+        await server.log.wait_for("Client connected (2 open).")
+        await wscat.send("hi from wscat")
+        await wscat.wait_for("hi from wscat")  # a broadcast reaches the sender too
+        await widget.wait_for_messages(1)
+        await widget.send("hi from Python")
+        await wscat.wait_for("hi from Python")
+        await widget.wait_for_messages(2)
+        assert widget.received == ["hi from wscat", "hi from Python"]
+        assert wscat.lines == ["hi from wscat", "hi from Python"]
+        assert server.log.since(0)[1:] == [
+            "Client connected (1 open).",
+            "Client connected (2 open).",
+            "ws got: hi from wscat",
+            "Broadcasted data to 2 (2) clients.",
+            "ws got: hi from Python",
+            "Broadcasted data to 2 (2) clients.",
+        ]
+        await wscat.close_stdin()  # like Ctrl-D: wscat closes the socket and exits
+        assert await wscat.exit_code() == 0
+        await server.log.wait_for("Client disconnected (1 open).")
+        assert await wscat.stderr() == ""
+    finally:
+        await widget.close()
+
+
+async def test_wscat_execute_against_the_python_echo_stage(serve, spawn):
+    from helpers.stages import echo
+
+    server = await serve(echo.make_app())
+    wscat = await spawn(
+        "wscat", "node_modules/wscat/bin/wscat", "--connect", server.ws_url, "-x", "ping?", "-w", "5"
+    )
+    await wscat.wait_for("ping?")
+    await server.log.wait_for("ws got: ping?")
+    await wscat.stop()
+
+
+async def test_widget_clients_chat_through_the_original_node_broadcast_server(node_server):
+    server, port = await node_server("broadcast-server.mjs")
+    url = f"ws://127.0.0.1:{port}/"
+    alice, bob = ChatClient("alice"), ChatClient("bob")
+    try:
+        assert await alice.connect(url)
+        assert await bob.connect(url)
+        await alice.send("hi from Python")
+        await server.wait_for("ws got: hi from Python")
+        await server.wait_for("Broadcasted data to 2 (2) clients.")
+        await bob.send("hi back")
+        for client in (alice, bob):
+            await client.wait_for_messages(2)
+            assert client.received == ["hi from Python", "hi back"]
+        assert "Server said: hi from Python" in bob.lines  # ws sends binary frames: decoded as text
+        assert server.lines == [
+            f"Listening at port {port}",
+            "ws got: hi from Python",
+            "Broadcasted data to 2 (2) clients.",
+            "ws got: hi back",
+            "Broadcasted data to 2 (2) clients.",
+        ]
+        await bob.close()
+        await alice.send("bob left")
+        await server.wait_for("Broadcasted data to 1 (1) clients.")
+        await alice.wait_for_messages(3)
+    finally:
+        await asyncio.gather(alice.close(), bob.close())
