@@ -204,22 +204,21 @@ class JsonChatClient(ChatClient):
     def describe(self, message: str) -> str:
         try:
             msg = json.loads(message)
-            kind = msg["type"]
-            if kind == "chat":
-                return f"{msg['nick']}: {msg['text']}"
-            if kind == "join":
-                return f"* {msg['nick']} joined"
-            if kind == "leave":
-                return f"* {msg['nick']} left"
-            if kind == "rename":
-                return f"* {msg['old']} is now {msg['nick']}"
-            if kind == "users":
+            if msg["type"] == "users":
                 return f"Online: {', '.join(msg['users'])}"
-            if kind == "error":
-                return f"Error: {msg['error']}"
-        except (ValueError, KeyError, TypeError):
+            return JSON_LINES[msg["type"]].format(**msg)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return f"Server said (not understood): {message}"
-        return f"(unknown message) {message}"
+
+
+JSON_LINES = {
+    "chat": "{nick}: {text}",
+    "join": "* {nick} joined",
+    "leave": "* {nick} left",
+    "rename": "* {old} is now {nick}",
+    "error": "Error: {error}",
+}
+"""How each server message of the JSON protocol reads in the log (as in ``public/js/json.mjs``)."""
 
 
 def transcript(*clients: ChatClient) -> str:
