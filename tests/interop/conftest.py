@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -48,8 +49,9 @@ def node() -> str:
 class Peer:
     """A running process whose stdout lines are collected; ``wait_for`` a line, ``send`` one."""
 
-    def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, name: str, process: asyncio.subprocess.Process, prompt: str = "") -> None:
         self.name = name
+        self.prompt = prompt  # stripped from the start of lines (wscat writes "> " even to a pipe)
         self.process = process
         self.lines: list[str] = []
         self.changes = Changes()
@@ -58,14 +60,21 @@ class Peer:
     async def _read(self) -> None:
         assert self.process.stdout is not None
         while line := await self.process.stdout.readline():
-            self.lines.append(line.decode(errors="replace").rstrip("\r\n"))
+            text = line.decode(errors="replace").rstrip("\r\n")
+            while self.prompt and text.startswith(self.prompt):
+                text = text[len(self.prompt) :]
+            self.lines.append(text)
             self.changes.notify()
         self.changes.notify()
 
-    async def wait_for(self, line: str, *, count: int = 1, timeout: float = 5.0) -> None:
-        """Wait until ``count`` stdout lines equal ``line``."""
+    async def wait_for(self, line: str | re.Pattern[str], *, count: int = 1, timeout: float = 5.0) -> None:
+        """Wait until ``count`` stdout lines equal ``line`` (or fully match it, a pattern)."""
+
+        def matches(text: str) -> bool:
+            return text == line if isinstance(line, str) else line.fullmatch(text) is not None
+
         await self.changes.wait_until(
-            lambda: self.lines.count(line) >= count,
+            lambda: sum(map(matches, self.lines)) >= count,
             timeout=timeout,
             describe=lambda: f"{self.name} printed no {count}x {line!r} in {timeout} s; "
             f"its output: {self.lines[-10:]}{self._exited()}",
@@ -107,13 +116,13 @@ async def spawn(node) -> AsyncIterator[Callable[..., Awaitable[Peer]]]:
     """``await spawn(name, *args)`` starts ``node *args`` in tests/ with pipes; stopped at test end."""
     started: list[Peer] = []
 
-    async def _spawn(name: str, *args: str, ready: str | None = None) -> Peer:
+    async def _spawn(name: str, *args: str, ready: str | None = None, prompt: str = "") -> Peer:
         process = await asyncio.create_subprocess_exec(
             node, *args, cwd=TESTS,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "NO_COLOR": "1"},
         )
-        peer = Peer(name, process)
+        peer = Peer(name, process, prompt)
         started.append(peer)
         if ready is not None:
             await peer.wait_for(ready, timeout=READY_TIMEOUT)
