@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from helpers.stages import broadcast, echo, json_chat, receive, static
+from helpers.stages import broadcast, echo, json_chat, receive, socketio_basic, socketio_chat, static
 
 STAGES: dict[str, Callable[..., web.Application]] = {
     "static": static.make_app,
@@ -16,4 +16,6 @@ STAGES: dict[str, Callable[..., web.Application]] = {
     "echo": echo.make_app,
     "broadcast": broadcast.make_app,
     "json": json_chat.make_app,
+    "socketio": socketio_basic.make_app,
+    "socketio-chat": socketio_chat.make_app,
 }

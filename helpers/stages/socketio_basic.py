@@ -1,0 +1,31 @@
+"""Stage ``socketio``: the chat of the official Socket.IO get-started tutorial, in python-socketio.
+
+The event ``chat message`` goes to everyone, the sender included (``except_self``: all but
+the sender, with ``skip_sid``), so the tutorial's browser client and Node's
+``socket.io-client`` work against it unchanged.
+"""
+
+from aiohttp import web
+
+from helpers.app import LOG
+from helpers.sio import socketio_app
+
+
+def make_app(except_self: bool = False) -> web.Application:
+    app, sio = socketio_app()
+    log = app[LOG]
+
+    @sio.event
+    async def connect(sid: str, environ: dict, auth: dict | None) -> None:
+        log("a user connected")
+
+    @sio.event
+    async def disconnect(sid: str, reason: str) -> None:
+        log("user disconnected")
+
+    @sio.on("chat message")
+    async def chat_message(sid: str, msg: str) -> None:
+        log(f"message: {msg}")
+        await sio.emit("chat message", msg, skip_sid=sid if except_self else None)
+
+    return app
