@@ -24,7 +24,7 @@ def make_app(except_self: bool = False) -> web.Application:
         log("user disconnected")
 
     @sio.on("chat message")
-    async def chat_message(sid: str, msg: str) -> None:
+    async def chat_message(sid: str, msg: str, *later_steps: object) -> None:  # ignores a client offset
         log(f"message: {msg}")
         await sio.emit("chat message", msg, skip_sid=sid if except_self else None)
 

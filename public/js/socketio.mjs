@@ -1,0 +1,134 @@
+/**
+ * The Socket.IO chat page: the official get-started client, plus the homework (nicknames,
+ * typing, who is online, private messages, rooms) and delivery (offsets, acks, retries).
+ * Against the plain `socketio` stage only `chat message` does anything.
+ */
+import { outputLog, showStatus } from './chat-common.mjs'
+
+const VERSION = '4.8.4' // the version pinned in package.json
+
+/**
+ * The official client, from the npm package the server serves at vendor/socket.io/, or
+ * from the official CDN at the same version when node_modules is absent.
+ */
+async function loadClient () {
+  try {
+    return (await import('../vendor/socket.io/socket.io.esm.min.js')).io
+  } catch {
+    return (await import(`https://cdn.socket.io/${VERSION}/socket.io.esm.min.js`)).io
+  }
+}
+
+/**
+ * The Socket.IO path of the server that served this page: this page's directory + socket.io,
+ * so the page also works behind a proxy prefix such as /user/ada/proxy/3000/.
+ */
+export function socketioPath (location = window.location) {
+  return `${location.pathname.replace(/[^/]*$/, '')}socket.io`
+}
+
+const element = (id) => document.getElementById(id)
+const [output, status, typingLine] = [element('output'), element('status'), element('typing')]
+const [nick, room, to, message] = [element('nick'), element('room'), element('to'), element('message')]
+const show = (line) => outputLog(output, line)
+
+const io = await loadClient()
+const clientId = Math.random().toString(36).slice(2, 10)
+let counter = 0
+const socket = io({
+  path: socketioPath(),
+  auth: { serverOffset: 0 }, // the last chat message seen: the server replays what came after
+  ackTimeout: 10000,
+  retries: 3 // resend until acknowledged; the client offset makes a resend harmless
+})
+
+socket.on('connect', () => {
+  show('Connected.')
+  showStatus(status, `Connected to ${socketioPath()}`, 'connected')
+})
+socket.on('disconnect', (reason) => {
+  show(`Disconnected (${reason}).`)
+  showStatus(status, 'Not connected. Reconnecting...', 'disconnected')
+})
+socket.on('chat message', (msg, serverOffset) => {
+  show(String(msg))
+  if (Number.isInteger(serverOffset)) socket.auth.serverOffset = serverOffset
+})
+socket.on('user connected', (who) => show(`* ${who} connected`))
+socket.on('user disconnected', (who) => show(`* ${who} disconnected`))
+socket.on('nick changed', (old, now) => show(`* ${old} is now ${now}`))
+socket.on('private message', (from, text) => show(`(private) ${from}: ${text}`))
+socket.on('room message', (where, from, text) => show(`[${where}] ${from}: ${text}`))
+
+const typists = new Set()
+socket.on('typing', (who, isTyping) => {
+  if (isTyping) typists.add(who); else typists.delete(who)
+  typingLine.textContent = typists.size ? `${[...typists].join(', ')} typing...` : ''
+})
+
+/**
+ * Emit `event` and wait for the acknowledgement; show a refusal ({error}) and return null.
+ */
+async function request (event, ...args) {
+  try {
+    const answer = await socket.timeout(5000).emitWithAck(event, ...args)
+    if (answer && answer.error) {
+      show(`Error: ${answer.error}`)
+      return null
+    }
+    return answer
+  } catch {
+    show(`No answer to ${event}.`)
+    return null
+  }
+}
+
+element('nick-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  socket.auth.nick = nick.value // used again at every reconnection
+  await request('nick', nick.value)
+})
+element('who').addEventListener('click', async () => {
+  const answer = await request('who')
+  if (answer) show(`Online: ${answer.users.join(', ')}`)
+})
+element('room-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const answer = await request('join', room.value)
+  if (answer) show(`You joined ${answer.room}: ${answer.members.join(', ')}`)
+})
+element('leave').addEventListener('click', async () => {
+  if (await request('leave', room.value)) show(`You left ${room.value}`)
+})
+
+let typing = false
+message.addEventListener('input', () => {
+  if (typing !== Boolean(message.value)) {
+    typing = Boolean(message.value)
+    socket.emit('typing', typing)
+  }
+})
+
+element('chat').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const [text, target] = [message.value, to.value.trim()]
+  if (!text) return
+  message.value = ''
+  message.dispatchEvent(new Event('input'))
+  if (!target) {
+    show(`You said: ${text}`) // at once: the server does not send it back to us
+    const clientOffset = `${clientId}-${counter++}`
+    socket.emit('chat message', text, clientOffset, (err, answer) => {
+      if (err) show(`Not delivered: ${text}`)
+      else if (answer && Number.isInteger(answer.id)) {
+        socket.auth.serverOffset = Math.max(socket.auth.serverOffset, answer.id)
+      }
+    })
+  } else if (target.startsWith('#')) {
+    show(`You [${target}]: ${text}`)
+    await request('room message', target, text)
+  } else {
+    show(`You to ${target}: ${text}`)
+    await request('private message', target, text)
+  }
+})

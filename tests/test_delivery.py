@@ -1,0 +1,107 @@
+"""Delivery guarantees: the SQLite store, and replay after reconnection with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+from helpers.delivery import MessageStore
+from helpers.sio_widgets import SocketIOChatClient
+from helpers.stages import socketio_chat
+from helpers.stages.socketio_chat import STORE
+
+
+def test_ids_increase_and_a_repeated_client_offset_is_stored_once():
+    store = MessageStore()
+    first, new = store.add("alice", "hi", "a-0")
+    again, new_again = store.add("alice", "hi", "a-0")
+    second, _ = store.add("bob", "yo")
+    assert (new, new_again) == (True, False)
+    assert again == first and second.id == first.id + 1
+    assert [m.line for m in store.since(0)] == ["alice: hi", "bob: yo"]
+    assert store.since(first.id) == [second]
+    assert len(store) == 2
+
+
+def test_the_store_can_live_in_a_file(tmp_path):
+    path = str(tmp_path / "chat.db")
+    store = MessageStore(path)
+    store.add("alice", "kept")
+    store.close()
+    assert [m.text for m in MessageStore(path).since(0)] == ["kept"]
+
+
+async def test_a_retried_message_is_broadcast_once(serve):
+    server = await serve(socketio_chat.make_app())
+    alice, bob = SocketIOChatClient("alice"), SocketIOChatClient("bob")
+    try:
+        await alice.connect(server.url)
+        await bob.connect(server.url)
+        first = await alice.sio.call("chat message", ("once", "alice-x-1"), timeout=2)
+        again = await alice.sio.call("chat message", ("once", "alice-x-1"), timeout=2)  # its ack was "lost"
+        assert first == again
+        await alice.send("after")
+        await bob.wait_for("alice: after")
+        assert bob.received.count("alice: once") == 1
+        assert len(server.app[STORE]) == 2
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_offline_client_gets_what_it_missed_and_its_own_message_is_sent_once(serve):
+    server = await serve(socketio_chat.make_app())
+    alice, bob = SocketIOChatClient("alice"), SocketIOChatClient("bob")
+    try:
+        await alice.connect(server.url)
+        await bob.connect(server.url)
+        await alice.send("before")
+        await bob.wait_for("alice: before")
+        await alice.disconnect()
+        await bob.wait_for("* alice disconnected")
+        for text in ("one", "two", "three"):
+            await bob.send(text)
+        sending = asyncio.ensure_future(alice.send("I was away"))  # waits for the connection
+        await alice.connect(server.url)
+        assert await asyncio.wait_for(sending, 5)
+        await alice.wait_for("bob: three")
+        await bob.wait_for("alice: I was away")
+        assert alice.lines[-4:] == ["Connected.", "bob: one", "bob: two", "bob: three"]
+        assert bob.received.count("alice: I was away") == 1
+        assert not any(line == "alice: before" for line in alice.lines)  # own message not replayed
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_replay_after_dropped_connections_loses_and_doubles_nothing_over_1000_messages(serve):
+    server = await serve(socketio_chat.make_app())
+    sender, reader = SocketIOChatClient("sender"), SocketIOChatClient("reader")
+    total = 1000
+    try:
+        await sender.connect(server.url)
+        await reader.connect(server.url)
+
+        async def send_all() -> None:
+            for n in range(total):
+                assert await sender.send(f"m{n}")
+
+        async def drop_now_and_then() -> None:
+            for _ in range(5):
+                await reader.wait_for("sender: m", count=len(reader.received) // 2 + 50, timeout=10)
+                await reader.drop()  # like a network failure: it reconnects by itself
+                await reader.wait_connected(timeout=10)
+
+        await asyncio.wait_for(asyncio.gather(send_all(), drop_now_and_then()), 60)
+        await reader.wait_for(f"sender: m{total - 1}", timeout=10)
+        got = [line for line in reader.received if line.startswith("sender: m")]
+        counts = collections.Counter(got)
+        expected = {f"sender: m{n}" for n in range(total)}
+        assert expected - set(counts) == set(), "lost"
+        assert [line for line, n in counts.items() if n > 1] == [], "doubled"
+        assert len(got) == total
+        assert reader.lines.count("Disconnected (transport error).") == 5
+        assert len(server.app[STORE]) == total
+    finally:
+        await sender.close()
+        await reader.close()

@@ -1,0 +1,201 @@
+"""The Socket.IO stages with real ``socketio.AsyncClient`` s on loopback: every promise of issue 4."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+import socketio
+import websockets
+
+from helpers.lifecycle import stop_server
+from helpers.sio import CLIENT_DIST, SIO, hide_ids
+from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
+from helpers.stages import STAGES, socketio_basic, socketio_chat
+from helpers.widgets import transcript
+
+
+@pytest.fixture
+async def clients():
+    """``await clients(cls, "alice", "bob", url=...)``: connected widget clients, closed after the test."""
+    made: list[SocketIOClient] = []
+
+    async def _clients(cls, *names: str, url: str) -> list:
+        for name in names:
+            client = cls(name)
+            made.append(client)
+            assert await client.connect(url), client.lines
+        return made[-len(names):]
+
+    yield _clients
+    for client in made:
+        await client.close()
+
+
+def test_both_stages_are_registered():
+    assert STAGES["socketio"] is socketio_basic.make_app
+    assert STAGES["socketio-chat"] is socketio_chat.make_app
+
+
+async def test_chat_message_goes_to_everyone_the_sender_too(serve, clients):
+    server = await serve(socketio_basic.make_app())
+    alice, bob = await clients(SocketIOClient, "alice", "bob", url=server.url)
+    await alice.send("hi")
+    for client in (alice, bob):
+        await client.wait_for("chat message: hi")
+    assert transcript(alice, bob) == (
+        "alice:\n  Connected.\n  You said: hi\n  chat message: hi\n"
+        "bob:\n  Connected.\n  chat message: hi"
+    )
+    assert server.log.lines[1:] == ["a user connected", "a user connected", "message: hi"]
+
+
+async def test_skip_sid_leaves_the_sender_out(serve, clients):
+    server = await serve(socketio_basic.make_app(except_self=True))
+    alice, bob = await clients(SocketIOClient, "alice", "bob", url=server.url)
+    await alice.send("hi")
+    await bob.wait_for("chat message: hi")
+    await bob.send("hello")  # proves alice's log is complete once she has bob's answer
+    await alice.wait_for("chat message: hello")
+    assert alice.received == ["hello"] and bob.received == ["hi"]
+
+
+async def test_the_wire_shows_engineio_and_socketio_framing(serve):
+    server = await serve(socketio_basic.make_app())
+    async with websockets.connect(server.ws_url + "socket.io/?EIO=4&transport=websocket") as ws:
+        handshake = hide_ids(await asyncio.wait_for(ws.recv(), 3))
+        assert handshake.startswith('0{"sid":"…","upgrades":[]')
+        await ws.send("40")
+        assert hide_ids(await asyncio.wait_for(ws.recv(), 3)) == '40{"sid":"…"}'
+        await ws.send('42["chat message","hi"]')
+        assert await asyncio.wait_for(ws.recv(), 3) == '42["chat message","hi"]'
+    await server.log.wait_for("user disconnected")
+
+
+async def test_stop_is_quick_with_clients_connected(serve, clients):
+    server = await serve(socketio_chat.make_app())
+    connected = await clients(SocketIOChatClient, "a", "b", "c", url=server.url)
+    started = time.monotonic()
+    await stop_server(quiet=True)
+    assert time.monotonic() - started < 3.0
+    for client in connected:
+        await client.wait_closed()
+        assert client.lines[-1] == "Disconnected (server disconnect)."
+
+
+async def test_the_browser_client_is_served_from_node_modules(serve):
+    if not CLIENT_DIST.is_dir():
+        pytest.skip("node_modules/socket.io-client is absent (npm missing): the page uses the CDN")
+    server = await serve(socketio_basic.make_app())
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.url + "vendor/socket.io/socket.io.esm.min.js") as response:
+            assert response.status == 200
+            assert "Socket.IO v4.8.4" in await response.text()
+        async with session.get(server.url + "socketio.html") as response:
+            assert response.status == 200
+
+
+def test_the_page_never_uses_innerhtml_and_pins_the_cdn_version():
+    from helpers.app import PUBLIC
+
+    module = (PUBLIC / "js" / "socketio.mjs").read_text()
+    assert "innerHTML" not in module
+    assert "const VERSION = '4.8.4'" in module
+    assert "vendor/socket.io/socket.io.esm.min.js" in module
+
+
+async def test_a_foreign_origin_is_refused_and_logged(serve):
+    server = await serve(socketio_chat.make_app())
+    evil = SocketIOClient("evil")
+    assert not await evil.connect(server.url, headers={"Origin": "http://evil.example"})
+    await server.log.wait_for("http://evil.example is not an accepted origin")
+    friend = SocketIOClient("friend")
+    own_origin = server.url.rstrip("/")
+    assert await friend.connect(server.url, headers={"Origin": own_origin})
+    await friend.close()
+
+
+async def test_a_listed_origin_is_accepted_and_others_still_refused(serve):
+    server = await serve(socketio_chat.make_app(cors_allowed_origins=["http://localhost:5173"]))
+    ok, evil = SocketIOClient("ok"), SocketIOClient("evil")
+    assert await ok.connect(server.url, headers={"Origin": "http://localhost:5173"})
+    assert not await evil.connect(server.url, headers={"Origin": "http://evil.example"})
+    await ok.close()
+
+
+async def test_chat_features_notices_nicknames_typing_who(serve, clients):
+    server = await serve(socketio_chat.make_app())
+    alice, bob = await clients(SocketIOChatClient, "alice", "bob", url=server.url)
+    await alice.wait_for("* bob connected")
+    await alice.send("hi")
+    await bob.wait_for("alice: hi")
+    assert "alice: hi" not in alice.lines  # not echoed to the sender
+    assert await alice.who() == ["alice", "bob"]
+    await bob.typing(True)
+    await alice.wait_for("* bob is typing...")
+    assert await bob.rename("robert")
+    await alice.wait_for("* bob is now robert")
+    assert not await alice.rename("robert")
+    assert alice.lines[-1] == "Error: nickname 'robert' is taken"
+    await bob.close()
+    await alice.wait_for("* robert disconnected")
+
+
+async def test_private_message_reaches_only_its_target(serve, clients):
+    server = await serve(socketio_chat.make_app())
+    alice, bob, carol = await clients(SocketIOChatClient, "alice", "bob", "carol", url=server.url)
+    assert await alice.private("bob", "psst")
+    await bob.wait_for("(private) alice: psst")
+    assert not await alice.private("nobody", "hello?")
+    assert alice.lines[-1] == "Error: 'nobody' is not online"
+    await alice.send("public")  # carol gets this after anything alice sent before
+    await carol.wait_for("alice: public")
+    assert not any("psst" in line for line in carol.lines)
+
+
+async def test_rooms_join_leave_and_send(serve, clients):
+    server = await serve(socketio_chat.make_app())
+    alice, bob, carol = await clients(SocketIOChatClient, "alice", "bob", "carol", url=server.url)
+    assert await alice.join("#lobby") and await bob.join("#lobby")
+    assert bob.lines[-1] == "You joined #lobby: alice, bob"
+    await alice.to_room("#lobby", "in here")
+    await bob.wait_for("[#lobby] alice: in here")
+    await bob.leave("#lobby")
+    await alice.to_room("#lobby", "anyone?")
+    assert not await bob.to_room("#lobby", "me?")
+    assert bob.lines[-1] == "Error: join '#lobby' first"
+    await alice.send("after")
+    await bob.wait_for("alice: after")
+    await carol.wait_for("alice: after")
+    assert "[#lobby] alice: anyone?" not in bob.lines
+    assert not any("#lobby" in line for line in carol.lines)
+
+
+async def test_acks_carry_answers_and_time_out(serve, clients):
+    server = await serve(socketio_chat.make_app())
+    (alice,) = await clients(SocketIOChatClient, "alice", url=server.url)
+    assert await alice.sio.call("who", timeout=2) == {"users": ["alice"]}
+    assert (await alice.sio.call("chat message", ("hi", "a-0"), timeout=2)).keys() == {"id"}
+    assert await alice.sio.call("nick", "", timeout=2) == {"error": "nickname must be non-empty text"}
+    started = time.monotonic()
+    with pytest.raises(socketio.exceptions.TimeoutError):
+        await alice.sio.call("no such event", timeout=0.3)  # nobody handles it: no ack
+    assert 0.25 < time.monotonic() - started < 2
+
+
+async def test_the_server_calls_a_client_and_times_out_when_it_does_not_answer(serve, clients):
+    server = await serve(socketio_basic.make_app())
+    (alice,) = await clients(SocketIOClient, "alice", url=server.url)
+    sio = server.app[SIO]
+
+    async def thinking_too_long() -> str:
+        await asyncio.sleep(1)
+        return "yes, but too late"
+
+    alice.sio.on("are you there?", thinking_too_long)
+    with pytest.raises(socketio.exceptions.TimeoutError):
+        await sio.call("are you there?", to=alice.sio.get_sid(), timeout=0.3)
+    alice.sio.on("are you there?", lambda: "yes")
+    assert await sio.call("are you there?", to=alice.sio.get_sid(), timeout=2) == "yes"
