@@ -11,50 +11,17 @@ Without Chromium the tests are skipped with the reason; with ``CI=true`` they fa
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 import pytest_asyncio
+from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium_missing, require
 
 from helpers.lifecycle import RunningServer, start_server, stop_server
 from helpers.stages import STAGES
 
-CHROMIUM = os.environ.get("WORKBOOK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TIMEOUT_MS = 5_000
-
-
-def require(available: bool, reason: str) -> None:
-    """Skip without ``available``, with ``reason``; in CI (``CI=true``) fail instead."""
-    if available:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser tests must run in CI)", pytrace=False)
-    pytest.skip(reason)
-
-
-def chromium_missing() -> str | None:
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set WORKBOOK_CHROMIUM)"
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed"
-    return None
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

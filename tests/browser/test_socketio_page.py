@@ -8,7 +8,7 @@ import re
 
 import pytest
 import socketio
-from conftest import require
+from browser_support import require
 from pagelog import log_count, log_line
 from playwright.async_api import expect
 
