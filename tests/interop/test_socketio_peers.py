@@ -59,10 +59,10 @@ async def test_node_socketio_client_chats_on_the_python_socketio_stage(serve, sp
             "message: hi from Node",
             "message: hi from Python",
         ]
-        if transport != "polling":  # polling: a pending long-poll GET keeps Node alive; stop() ends it
-            await node.close_stdin()  # the client disconnects, then Node exits by itself
+        await node.close_stdin()  # the client says goodbye
+        await server.log.wait_for("user disconnected")
+        if transport != "polling":  # polling: Node lingers on its pending long-poll GET; stop() ends it
             assert await node.exit_code() == 0
-            await server.log.wait_for("user disconnected")
             assert await node.stderr() == ""
     finally:
         await python.sio.disconnect()
