@@ -23,7 +23,6 @@ import itertools
 import uuid
 from typing import Any
 
-import ipywidgets as widgets
 import socketio
 from socketio.exceptions import BadNamespaceError
 from socketio.exceptions import ConnectionError as SioConnectionError
@@ -54,10 +53,6 @@ class SocketIOClient(ChatClient):
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("chat message", self._on_chat_message)
 
-    def __del__(self) -> None:
-        # ipywidgets' __del__ calls close(), which here is a coroutine; close the widget itself
-        widgets.VBox.close(self)
-
     @property
     def connected(self) -> bool:
         return self.sio.connected
@@ -66,7 +61,7 @@ class SocketIOClient(ChatClient):
         self, url: str = f"http://127.0.0.1:{DEFAULT_PORT}/", *, headers: dict[str, str] | None = None
     ) -> bool:
         """Connect to the Socket.IO server at ``url``; log why not if it can't (no exception)."""
-        await self.close()
+        await self.disconnect()
         self.url = url
         try:
             await self.sio.connect(
@@ -111,20 +106,18 @@ class SocketIOClient(ChatClient):
         )
 
     async def disconnect(self) -> None:
-        """Leave, saying goodbye (the server's ``disconnect`` handler runs; no reconnection)."""
-        if self.connected:
-            await self.sio.disconnect()
+        """Leave, saying goodbye (the server's ``disconnect`` handler runs), and stop reconnecting.
+
+        Idempotent. ``sio.shutdown()`` also ends a reconnection loop that ``sio.disconnect()``
+        would leave running.
+        """
+        await self.sio.shutdown()
         await self.wait_closed()
 
     async def drop(self) -> None:
         """Lose the connection without a goodbye, like a network failure: the client reconnects."""
         if self.sio.eio.ws is not None:
             await self.sio.eio.ws.close()
-        await self.wait_closed()
-
-    async def close(self) -> None:
-        """Disconnect and stop reconnecting (idempotent)."""
-        await self.sio.shutdown()
         await self.wait_closed()
 
     def describe(self, message: str) -> str:

@@ -71,7 +71,7 @@ class ChatClient(widgets.VBox):
 
     async def connect(self, url: str = f"ws://127.0.0.1:{DEFAULT_PORT}/") -> bool:
         """Open the websocket to ``url``; log why not if it can't (no exception)."""
-        await self.close()
+        await self.disconnect()
         try:
             async with asyncio.timeout(self.timeout):
                 self.websocket = await connect(url, compression=None)
@@ -129,8 +129,11 @@ class ChatClient(widgets.VBox):
             describe=lambda: f"{self.name} is still connected",
         )
 
-    async def close(self) -> None:
-        """Close the connection if open (idempotent)."""
+    async def disconnect(self) -> None:
+        """Close the connection if open (idempotent).
+
+        Not named ``close``: that is ipywidgets' own method, which removes the widget.
+        """
         if self.websocket is not None:
             await self.websocket.close()
         if self._reader is not None:

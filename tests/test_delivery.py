@@ -45,8 +45,8 @@ async def test_a_retried_message_is_broadcast_once(serve):
         assert bob.received.count("alice: once") == 1
         assert len(server.app[STORE]) == 2
     finally:
-        await alice.close()
-        await bob.close()
+        await alice.disconnect()
+        await bob.disconnect()
 
 
 async def test_offline_client_gets_what_it_missed_and_its_own_message_is_sent_once(serve):
@@ -70,8 +70,8 @@ async def test_offline_client_gets_what_it_missed_and_its_own_message_is_sent_on
         assert bob.received.count("alice: I was away") == 1
         assert not any(line == "alice: before" for line in alice.lines)  # own message not replayed
     finally:
-        await alice.close()
-        await bob.close()
+        await alice.disconnect()
+        await bob.disconnect()
 
 
 async def test_replay_after_dropped_connections_loses_and_doubles_nothing_over_1000_messages(serve):
@@ -103,5 +103,5 @@ async def test_replay_after_dropped_connections_loses_and_doubles_nothing_over_1
         assert reader.lines.count("Disconnected (transport error).") == 5
         assert len(server.app[STORE]) == total
     finally:
-        await sender.close()
-        await reader.close()
+        await sender.disconnect()
+        await reader.disconnect()

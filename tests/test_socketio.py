@@ -31,7 +31,7 @@ async def clients():
 
     yield _clients
     for client in made:
-        await client.close()
+        await client.disconnect()
 
 
 def test_both_stages_are_registered():
@@ -114,7 +114,7 @@ async def test_a_foreign_origin_is_refused_and_logged(serve):
     friend = SocketIOClient("friend")
     own_origin = server.url.rstrip("/")
     assert await friend.connect(server.url, headers={"Origin": own_origin})
-    await friend.close()
+    await friend.disconnect()
 
 
 async def test_a_listed_origin_is_accepted_and_others_still_refused(serve):
@@ -122,7 +122,7 @@ async def test_a_listed_origin_is_accepted_and_others_still_refused(serve):
     ok, evil = SocketIOClient("ok"), SocketIOClient("evil")
     assert await ok.connect(server.url, headers={"Origin": "http://localhost:5173"})
     assert not await evil.connect(server.url, headers={"Origin": "http://evil.example"})
-    await ok.close()
+    await ok.disconnect()
 
 
 async def test_chat_features_notices_nicknames_typing_who(serve, clients):
@@ -139,7 +139,7 @@ async def test_chat_features_notices_nicknames_typing_who(serve, clients):
     await alice.wait_for("* bob is now robert")
     assert not await alice.rename("robert")
     assert alice.lines[-1] == "Error: nickname 'robert' is taken"
-    await bob.close()
+    await bob.disconnect()
     await alice.wait_for("* robert disconnected")
 
 

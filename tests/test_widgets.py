@@ -26,7 +26,7 @@ async def test_echo_round_trip_and_transcript(serve):
     assert await client.connect(server.ws_url)
     await client.send("hi")
     await client.wait_for_line("Server said: hi")
-    await client.close()
+    await client.disconnect()
     assert transcript(client) == (
         "page:\n  The websocket is now open.\n  You said: hi\n  Server said: hi\n"
         "  Websocket is now closed (1000)."
@@ -55,7 +55,7 @@ async def test_send_button_sends_the_entry_text(serve):
     client.button.click()
     await client.wait_for_line("Server said: clicked")
     assert client.entry.value == ""
-    await client.close()
+    await client.disconnect()
 
 
 async def test_wait_timeout_says_what_arrived(serve):
@@ -64,7 +64,7 @@ async def test_wait_timeout_says_what_arrived(serve):
     await client.connect(server.ws_url)
     with pytest.raises(TimeoutError, match="page received 0 of 1 messages"):
         await client.wait_for_messages(1)
-    await client.close()
+    await client.disconnect()
 
 
 async def test_json_client_describes_each_message(serve):
@@ -79,7 +79,7 @@ async def test_json_client_describes_each_message(serve):
     await bob.users()
     await bob.send_raw("{oops")
     await bob.wait_for_line("Error: malformed JSON")
-    await bob.close()
+    await bob.disconnect()
     await alice.wait_for_line("* bob left")
     assert alice.lines == [
         "The websocket is now open.",
@@ -90,7 +90,7 @@ async def test_json_client_describes_each_message(serve):
     ]
     for line in ("* bob joined", "bob: hi", "Online: alice, bob", "You sent: '{oops'"):
         assert line in bob.lines
-    await alice.close()
+    await alice.disconnect()
 
 
 async def test_command_line_client_transcript(serve):
