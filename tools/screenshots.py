@@ -77,7 +77,7 @@ async def chat_page(browser: Browser, out: Path) -> Path:
         await ada.screenshot(path=target)
         return target
     finally:
-        await widget.close()
+        await widget.disconnect()
         await context.close()
         await stop_server(quiet=True)
 
@@ -106,7 +106,7 @@ async def json_page(browser: Browser, out: Path) -> Path:
         await page.screenshot(path=target)
         return target
     finally:
-        await widget.close()
+        await widget.disconnect()
         await context.close()
         await stop_server(quiet=True)
 

@@ -49,6 +49,9 @@ socket.on('connect', () => {
 socket.on('disconnect', (reason) => {
   show(`Disconnected (${reason}).`)
   showStatus(status, 'Not connected. Reconnecting...', 'disconnected')
+  // A server that stops says goodbye ('io server disconnect'), after which socket.io-client
+  // would not retry on its own: ask it to, so the page comes back with the server.
+  if (reason === 'io server disconnect') socket.connect()
 })
 socket.on('chat message', (msg, serverOffset) => {
   show(String(msg))
@@ -105,7 +108,7 @@ let typing = false
 message.addEventListener('input', () => {
   if (typing !== Boolean(message.value)) {
     typing = Boolean(message.value)
-    socket.emit('typing', typing)
+    socket.volatile.emit('typing', typing) // volatile: not queued behind acks (retries)
   }
 })
 

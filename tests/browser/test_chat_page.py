@@ -52,7 +52,7 @@ async def test_two_pages_and_a_widget_client_chat_on_the_broadcast_stage(stage, 
             f"ws got: {text}" for text in said
         ]
     finally:
-        await widget.close()
+        await widget.disconnect()
     assert pages.errors == []
 
 

@@ -69,5 +69,5 @@ async def test_pages_and_a_widget_chat_with_nicknames_over_json(stage, pages):
         await widget.wait_for_messages(6)  # join, 2 chats, rename, chat, leave
         assert widget.lines[-1] == "* bobby left"
     finally:
-        await widget.close()
+        await widget.disconnect()
     assert pages.errors == []

@@ -17,13 +17,6 @@ from helpers.waiting import Changes
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-QUEUE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="bug in public/js/socketio.mjs + the socketio stage: with `retries: 3` socket.io-client sends "
-    "every emit only after the previous one is acknowledged; the page emits `typing` first, the plain "
-    "stage has no `typing` handler so python-socketio never acks it, and `chat message` waits 40 s",
-)
-
 XSS = '<img src=x onerror="window.xssRan = true"><b>bold?</b>'
 
 
@@ -41,7 +34,6 @@ def socketio_client_bundle() -> None:
     )
 
 
-@QUEUE_BUG
 async def test_two_pages_and_a_python_client_chat_on_the_socketio_stage(
     socketio_client_bundle, stage, pages
 ):
@@ -87,7 +79,6 @@ async def test_two_pages_and_a_python_client_chat_on_the_socketio_stage(
     assert pages.errors == []
 
 
-@QUEUE_BUG
 async def test_a_script_sent_over_socketio_is_shown_as_text_and_never_runs(
     socketio_client_bundle, stage, pages
 ):

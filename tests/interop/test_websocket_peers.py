@@ -38,7 +38,7 @@ async def test_wscat_and_a_widget_client_chat_on_the_python_broadcast_stage(serv
         await server.log.wait_for("Client disconnected (1 open).")
         assert await wscat.stderr() == ""
     finally:
-        await widget.close()
+        await widget.disconnect()
 
 
 async def test_wscat_execute_against_the_python_echo_stage(serve, spawn):
@@ -76,10 +76,10 @@ async def test_widget_clients_chat_through_the_original_node_broadcast_server(no
             "ws got: hi back",
             "Broadcasted data to 2 (2) clients.",
         ]
-        await bob.close()
+        await bob.disconnect()
         await alice.send("bob left")
         # 1 sent; ws may still count bob's closing socket among its clients: (1) or (2)
         await server.wait_for(re.compile(r"Broadcasted data to 1 \([12]\) clients\."))
         await alice.wait_for_messages(3)
     finally:
-        await asyncio.gather(alice.close(), bob.close())
+        await asyncio.gather(alice.disconnect(), bob.disconnect())
