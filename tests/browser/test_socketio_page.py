@@ -12,6 +12,7 @@ from browser_support import require
 from pagelog import log_count, log_line
 from playwright.async_api import expect
 
+from helpers.lifecycle import stop_server
 from helpers.sio import CLIENT_DIST
 from helpers.waiting import Changes
 
@@ -115,4 +116,25 @@ async def test_pages_chat_on_the_socketio_chat_stage_and_show_a_script_as_text(
     for page in (ada, bob):
         assert await page.evaluate("window.xssRan") is None
         assert await page.locator("img, b").count() == 0
+    assert pages.errors == []
+
+
+async def test_the_socketio_page_comes_back_when_the_server_restarts(
+    socketio_client_bundle, stage, pages, free_port
+):
+    """Stopping says goodbye ('io server disconnect'); the page still reconnects by itself."""
+    server = await stage("socketio", port=free_port)
+    page = await pages.open(server.url + "socketio.html")
+    output, status = page.locator("#output"), page.locator("#status")
+    await expect(output).to_have_value(log_line("Connected."))
+
+    await stop_server(quiet=True)
+    await expect(output).to_have_value(log_line("Disconnected (io server disconnect)."))
+    await expect(status).to_have_text("Not connected. Reconnecting...")
+
+    server = await stage("socketio", port=free_port)
+    await expect(output).to_have_value(log_count("Connected.", 2), timeout=10_000)
+    await expect(status).to_have_class("status connected")
+    await say(page, "back again")
+    await expect(output).to_have_value(log_count("back again", 2))  # typed, and broadcast
     assert pages.errors == []
