@@ -89,7 +89,11 @@ def add_plumbing(app: web.Application) -> web.Application:
 
 @web.middleware
 async def _record_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Put a handler's exception in the server log (aiohttp would only log it to stderr)."""
+    """Put a handler's exception in the server log, where the next cell reports it.
+
+    aiohttp then answers 500 (or ends the websocket) and logs it too, to the runner's
+    logger, which ``start_server`` points at this same log (recorded once).
+    """
     try:
         return await handler(request)
     except (web.HTTPException, asyncio.CancelledError):

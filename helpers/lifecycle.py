@@ -134,7 +134,12 @@ async def start_server(
     await stop_server(quiet=True)
     port = DEFAULT_PORT if port is None else port
     add_plumbing(app)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        logger=app[LOG].logger("aiohttp"),  # its errors go to the server log, not to stderr
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

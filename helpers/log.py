@@ -8,11 +8,12 @@ the lines in a later cell, and tests wait for a line instead of sleeping.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from helpers.waiting import Changes
+from helpers.waiting import Changes, wait_for_text
 
 __all__ = ["ServerError", "ServerLog"]
 
@@ -63,6 +64,17 @@ class ServerLog:
         if self.echo:
             print(error.traceback, end="", flush=True)
 
+    def logger(self, name: str) -> logging.Logger:
+        """A ``logging.Logger`` that writes ERROR records here instead of to stderr.
+
+        For libraries that log (aiohttp, python-socketio): on stderr their lines would land in
+        whatever cell happens to run. An exception already recorded is not recorded twice.
+        The logger is not in ``logging``'s global registry, so each server has its own.
+        """
+        logger = logging.Logger(name, level=logging.ERROR)
+        logger.addHandler(_ToServerLog(self, name))
+        return logger
+
     def take_unreported_errors(self) -> list[ServerError]:
         """Errors nobody has been shown yet; marks them shown."""
         fresh = [e for e in self.errors if not e.reported]
@@ -82,18 +94,21 @@ class ServerLog:
     def clear(self) -> None:
         self.lines.clear()
 
-    async def wait_for(self, text: str, *, timeout: float = 3.0, count: int = 1) -> None:
+    async def wait_for(self, text: str, *, count: int = 1, timeout: float = 3.0) -> None:
         """Wait until ``count`` lines contain ``text``; on timeout say what the log holds."""
-
-        def describe() -> str:
-            seen = "\n  ".join(self.lines[-10:]) or "(nothing)"
-            return (
-                f"the server log has no {count} line(s) with {text!r} after {timeout} s;"
-                f" its last lines:\n  {seen}"
-            )
-
-        await self.changes.wait_until(
-            lambda: sum(text in line for line in self.lines) >= count,
-            timeout=timeout,
-            describe=describe,
+        await wait_for_text(
+            self.changes, self.lines, text, count=count, timeout=timeout, owner="the server log"
         )
+
+
+class _ToServerLog(logging.Handler):
+    def __init__(self, log: ServerLog, prefix: str) -> None:
+        super().__init__(level=logging.ERROR)
+        self.server_log, self.prefix = log, prefix
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exception = record.exc_info[1] if record.exc_info else None
+        if exception is None:
+            self.server_log(f"{self.prefix}: {record.getMessage()}")
+        elif not any(error.exception is exception for error in self.server_log.errors):
+            self.server_log.error(f"{self.prefix} ({record.getMessage()})", exception)

@@ -51,7 +51,7 @@ def parse_message(raw: str) -> dict[str, Any]:
     if "type" not in message:
         raise ProtocolError("missing field 'type'")
     kind = message["type"]
-    if kind not in CLIENT_TYPES:
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         expected = ", ".join(sorted(CLIENT_TYPES))
         raise ProtocolError(f"unknown type {kind!r}; expected one of: {expected}")
     for name, limit in CLIENT_TYPES[kind].items():

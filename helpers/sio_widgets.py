@@ -90,14 +90,6 @@ class SocketIOClient(ChatClient):
         self.log(f"You said: {text}")
         return True
 
-    async def wait_for(self, text: str, *, count: int = 1, timeout: float | None = None) -> None:
-        """Wait until ``count`` lines of the log contain ``text``."""
-        await self.changes.wait_until(
-            lambda: sum(text in line for line in self.lines) >= count,
-            timeout=self.timeout if timeout is None else timeout,
-            describe=lambda: f"{self.name} has no {count} line(s) with {text!r}: {self.lines[-5:]}",
-        )
-
     async def wait_connected(self, timeout: float | None = None) -> None:
         await self.changes.wait_until(
             lambda: self.connected,

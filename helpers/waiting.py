@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-__all__ = ["Changes"]
+__all__ = ["Changes", "wait_for_text"]
 
 
 class Changes:
@@ -36,3 +36,17 @@ class Changes:
                     await waiter
         except TimeoutError:
             raise TimeoutError(describe()) from None
+
+
+async def wait_for_text(
+    changes: Changes, lines: list[str], text: str, *, count: int, timeout: float, owner: str
+) -> None:
+    """Wait until ``count`` of ``lines`` contain ``text``; on timeout say what ``owner`` has."""
+
+    def describe() -> str:
+        seen = "\n  ".join(lines[-10:]) or "(nothing)"
+        return f"{owner} has no {count} line(s) with {text!r} after {timeout} s; its last lines:\n  {seen}"
+
+    await changes.wait_until(
+        lambda: sum(text in line for line in lines) >= count, timeout=timeout, describe=describe
+    )

@@ -7,7 +7,7 @@ A text box, a Send button and an output log, like the page, with the page's word
     display(alice)
     await alice.connect(server.ws_url)
     await alice.send("hi")
-    await alice.wait_for_messages(1)      # waits on a condition, with a timeout
+    await alice.wait_for("Server said: hi")   # waits on a condition, with a timeout
     print(transcript(alice))
 
 Receiving runs as an asyncio task in the kernel. It never prints: it updates the widget
@@ -27,7 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from helpers.lifecycle import DEFAULT_PORT
-from helpers.waiting import Changes
+from helpers.waiting import Changes, wait_for_text
 
 __all__ = ["ChatClient", "JsonChatClient", "transcript"]
 
@@ -113,12 +113,15 @@ class ChatClient(widgets.VBox):
             f"{self.received[-5:]}",
         )
 
-    async def wait_for_line(self, text: str, timeout: float | None = None) -> None:
-        """Wait until a line of this client's log contains ``text``."""
-        await self.changes.wait_until(
-            lambda: any(text in line for line in self.lines),
+    async def wait_for(self, text: str, *, count: int = 1, timeout: float | None = None) -> None:
+        """Wait until ``count`` lines of this client's log contain ``text``."""
+        await wait_for_text(
+            self.changes,
+            self.lines,
+            text,
+            count=count,
             timeout=self.timeout if timeout is None else timeout,
-            describe=lambda: f"{self.name} has no line with {text!r}; its last lines: {self.lines[-5:]}",
+            owner=self.name,
         )
 
     async def wait_closed(self, timeout: float | None = None) -> None:

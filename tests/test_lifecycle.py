@@ -110,7 +110,7 @@ async def test_stop_frees_the_port(free_port):
         sock.bind(("127.0.0.1", free_port))
 
 
-async def test_handler_exception_is_logged_and_shown_in_the_next_cell(serve, capsys):
+async def test_handler_exception_is_logged_and_shown_in_the_next_cell(serve, capsys, caplog):
     async def boom(request: web.Request) -> web.Response:
         raise ZeroDivisionError("division by zero")
 
@@ -119,6 +119,9 @@ async def test_handler_exception_is_logged_and_shown_in_the_next_cell(serve, cap
     server = await serve(app)
     assert await get_status(server.url + "boom") == 500
     assert "Error in GET /boom: ZeroDivisionError: division by zero" in server.log.lines
+    assert len(server.log.errors) == 1, "recorded once, though aiohttp logs it too"
+    # not through logging's global loggers, whose output lands on stderr, in a random cell:
+    assert [r.getMessage() for r in caplog.records] == []
     lifecycle.report_server_errors()  # what the pre_run_cell hook calls before each cell
     assert capsys.readouterr().out == "Server: Error in GET /boom: ZeroDivisionError: division by zero\n"
     lifecycle.report_server_errors()

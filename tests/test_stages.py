@@ -183,6 +183,8 @@ BAD_INPUTS = [
     ('{"text": "hi"}', "missing field 'type'"),
     ('{"type": "shout"}', "unknown type 'shout'; expected one of: chat, nick, users"),
     ('{"type": null}', "unknown type None; expected one of: chat, nick, users"),
+    ('{"type": []}', "unknown type []; expected one of: chat, nick, users"),
+    ('{"type": {"a": 1}}', "unknown type {'a': 1}; expected one of: chat, nick, users"),
     ('{"type": "chat"}', "missing field 'text'"),
     ('{"type": "chat", "text": 42}', "field 'text' must be a string"),
     ('{"type": "chat", "text": ["a"]}', "field 'text' must be a string"),

@@ -25,7 +25,7 @@ async def test_echo_round_trip_and_transcript(serve):
     client = ChatClient("page")
     assert await client.connect(server.ws_url)
     await client.send("hi")
-    await client.wait_for_line("Server said: hi")
+    await client.wait_for("Server said: hi")
     await client.disconnect()
     assert transcript(client) == (
         "page:\n  The websocket is now open.\n  You said: hi\n  Server said: hi\n"
@@ -53,7 +53,7 @@ async def test_send_button_sends_the_entry_text(serve):
     await client.connect(server.ws_url)
     client.entry.value = "clicked"
     client.button.click()
-    await client.wait_for_line("Server said: clicked")
+    await client.wait_for("Server said: clicked")
     assert client.entry.value == ""
     await client.disconnect()
 
@@ -72,15 +72,15 @@ async def test_json_client_describes_each_message(serve):
     alice, bob = JsonChatClient("alice"), JsonChatClient("bob")
     await alice.connect(server.ws_url)
     await alice.nick("alice")
-    await alice.wait_for_line("* alice joined")
+    await alice.wait_for("* alice joined")
     await bob.connect(server.ws_url)
     await bob.nick("bob")
     await bob.send("hi")
     await bob.users()
     await bob.send_raw("{oops")
-    await bob.wait_for_line("Error: malformed JSON")
+    await bob.wait_for("Error: malformed JSON")
     await bob.disconnect()
-    await alice.wait_for_line("* bob left")
+    await alice.wait_for("* bob left")
     assert alice.lines == [
         "The websocket is now open.",
         "* alice joined",
