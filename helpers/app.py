@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -54,6 +55,14 @@ mimetypes.add_type("text/javascript", ".mjs")  # browsers refuse ES modules serv
 
 CLOSE_TIMEOUT = 1.0
 """Seconds to wait for a client's answer to our close frame; a stuck client can't hold a stop."""
+
+SLOW_CLIENT_TIMEOUT = 1.0
+"""Seconds a broadcast waits for one client whose buffers are full; then that client is dropped."""
+
+_TRANSPORTS: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.BaseTransport] = (
+    weakref.WeakKeyDictionary()
+)
+"""Each open websocket's connection, to drop a client too slow to take even a close frame."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -123,6 +132,8 @@ async def websocket_session(request: web.Request) -> AsyncIterator[web.WebSocket
     await ws.prepare(request)
     sockets, log = request.app[SOCKETS], request.app[LOG]
     sockets.add(ws)
+    if request.transport is not None:
+        _TRANSPORTS[ws] = request.transport
     log(f"Client connected ({len(sockets)} open).")
     try:
         yield ws
@@ -153,12 +164,27 @@ async def broadcast(
 ) -> int:
     """Send ``text`` to every open client but ``exclude``; return how many it went to.
 
-    The text is encoded once. Every write is started before any is awaited, so a slow
-    client (whose buffer is full) holds back only itself, and a client that vanished
-    mid-broadcast raises nothing here: its error is dropped, the others still get the text.
+    The text is encoded once, and every write starts before any is awaited. A write only
+    waits when that client's buffers are full: a client that stopped reading. Such a client
+    gets ``SLOW_CLIENT_TIMEOUT`` seconds, then it is dropped, so it holds the chat back once,
+    briefly, and never again. A client that vanished mid-broadcast raises nothing here: its
+    error is dropped, and the others still get the text.
     """
     payload = text.encode()
     targets = [ws for ws in clients if ws is not exclude and not ws.closed]
-    sends = [ws.send_frame(payload, WSMsgType.TEXT) for ws in targets]
-    results = await asyncio.gather(*sends, return_exceptions=True)
-    return sum(1 for result in results if not isinstance(result, BaseException))
+    delivered = await asyncio.gather(*(_send_or_drop(ws, payload) for ws in targets))
+    return sum(delivered)
+
+
+async def _send_or_drop(ws: web.WebSocketResponse, payload: bytes) -> bool:
+    try:
+        async with asyncio.timeout(SLOW_CLIENT_TIMEOUT):
+            await ws.send_frame(payload, WSMsgType.TEXT)
+    except TimeoutError:
+        transport = _TRANSPORTS.get(ws)
+        if transport is not None:
+            transport.abort()  # its buffers are full: it could not even take a close frame
+        return False
+    except Exception:  # the client vanished (reset, closing): the others go on
+        return False
+    return True

@@ -161,12 +161,13 @@ async def start_server(
 async def stop_server(*, quiet: bool = False) -> None:
     """Stop the server this kernel runs (if any) and free its port."""
     global _current
-    server, _current = _current, None
+    server = _current
     if server is None:
         if not quiet:
             print("No server is running.")
         return
-    await server.stop()
+    await server.stop()  # if this raises, _current still holds the server, to stop again
+    _current = None
     server.log("Server stopped.")
     if not quiet:
         print(f"Stopped the server at port {server.port}.")

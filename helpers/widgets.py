@@ -45,6 +45,7 @@ class ChatClient(widgets.VBox):
         self.changes = Changes()
         self.websocket: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.entry = widgets.Text(placeholder="Type a message", layout=widgets.Layout(width="auto"))
         self.button = widgets.Button(description="Send", button_style="primary")
         self.status = widgets.HTML("<i>Not connected.</i>")
@@ -176,8 +177,10 @@ class ChatClient(widgets.VBox):
         if clear_entry:
             self.entry.value = ""
         task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)  # the loop keeps only a weak reference to a task
 
         def report(done: asyncio.Task[Any]) -> None:
+            self._tasks.discard(done)
             if not done.cancelled() and done.exception() is not None:
                 self.log(f"Error: {done.exception()!r}")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 
 import pytest
 import websockets
@@ -249,3 +251,38 @@ async def test_json_join_rename_users_leave(serve):
     await bob.close()
     assert json.loads(await recv(alice)) == {"type": "leave", "nick": "robert"}
     await alice.close()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_holds_nobody_back(serve):
+    """A reader that never reads fills its buffers; the chat goes on, and it is dropped."""
+    server = await serve(broadcast_stage.make_app())
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills sooner
+    stalled.connect(("127.0.0.1", server.port))
+    stalled.sendall(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    # ... and never reads again.
+    sender = await websockets.connect(server.ws_url, max_size=None)
+    reader = await websockets.connect(server.ws_url, max_size=None)
+    await server.log.wait_for("Client connected (3 open)")
+    big = "x" * 20_000
+    count = 500  # 10 MB: far more than the socket buffers of the stalled client hold
+
+    async def read_all(ws: websockets.ClientConnection) -> int:
+        return sum([len(await recv(ws)) == len(big) for _ in range(count)])
+
+    reading = [asyncio.create_task(read_all(ws)) for ws in (sender, reader)]
+    started = time.monotonic()
+    for _ in range(count):
+        await sender.send(big)
+    assert await asyncio.wait_for(asyncio.gather(*reading), 20) == [count, count]
+    elapsed = time.monotonic() - started
+    await server.log.wait_for("Client disconnected (2 open).")
+    assert server.clients == 2
+    assert elapsed < 1.0 + 5.0, "held back once, for the slow-client timeout at most, plus the work"
+    assert server.log.errors == []
+    stalled.close()
+    await sender.close()
+    await reader.close()
