@@ -34,7 +34,10 @@ lint: setup
 	$(BIN)/ruff check helpers tests tools
 
 # Unit, integration and notebook tests in one run: pytest over tests/, nbval (strict) over notebooks/.
+# The notebooks' servers get a free port (WORKBOOK_PORT), so a workbook open in JupyterLab on
+# port 3000 doesn't collide with them; tests/sanitize.cfg makes ports compare equal.
 test: setup lint
+	WORKBOOK_PORT=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
 
