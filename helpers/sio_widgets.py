@@ -43,6 +43,7 @@ class SocketIOClient(ChatClient):
     def __init__(self, name: str = "client", *, timeout: float = 3.0) -> None:
         super().__init__(name, timeout=timeout)
         self.url: str | None = None
+        self._connected = False  # kept by our connect and disconnect handlers: see `connected`
         self.sio = socketio.AsyncClient(
             reconnection_delay=0.5,  # after a dropped connection, try again soon
             logger=quiet_logger(),  # its default logger writes to stderr, in whatever cell runs
@@ -55,7 +56,13 @@ class SocketIOClient(ChatClient):
 
     @property
     def connected(self) -> bool:
-        return self.sio.connected
+        """Connected to the namespace ``/``, where our events go.
+
+        Not ``sio.connected``: python-socketio runs the ``connect`` handler before it sets that
+        (and ``disconnect`` before it clears it), so a waiter that our handler wakes would still
+        see the old state and sleep on until its timeout.
+        """
+        return self._connected
 
     async def connect(
         self, url: str = f"http://127.0.0.1:{DEFAULT_PORT}/", *, headers: dict[str, str] | None = None
@@ -116,10 +123,12 @@ class SocketIOClient(ChatClient):
         return f"chat message: {message}"
 
     async def _on_connect(self) -> None:
+        self._connected = True
         self.log("Connected.")
         self._set_status(f"Connected to {self.url}")
 
     async def _on_disconnect(self, reason: str) -> None:
+        self._connected = False
         self.log(f"Disconnected ({reason}).")
         self._set_status("Not connected.")
 
@@ -183,7 +192,9 @@ class SocketIOChatClient(SocketIOClient):
 
     async def who(self) -> list[str]:
         answer = await self.request("who")
-        users = [] if answer is None else answer.get("users", [])
+        if answer is None:
+            return []  # request() said why
+        users = answer.get("users", [])
         self.log(f"Online: {', '.join(users)}")
         return users
 

@@ -199,3 +199,26 @@ async def test_the_server_calls_a_client_and_times_out_when_it_does_not_answer(s
         await sio.call("are you there?", to=alice.sio.get_sid(), timeout=0.3)
     alice.sio.on("are you there?", lambda: "yes")
     assert await sio.call("are you there?", to=alice.sio.get_sid(), timeout=2) == "yes"
+
+
+async def test_who_right_after_a_dropped_connection_waits_only_for_the_reconnection(serve, clients):
+    """python-socketio runs the connect handler before it sets ``sio.connected``: a waiter woken
+    by that handler must already see the client connected."""
+    server = await serve(socketio_chat.make_app())
+    alice, bob = await clients(SocketIOChatClient, "alice", "bob", url=server.url)
+    await alice.drop()
+    started = time.monotonic()
+    assert await alice.who() == ["alice", "bob"]
+    assert time.monotonic() - started < 1.0
+    assert alice.lines[-3:] == ["Disconnected (transport error).", "Connected.", "Online: alice, bob"]
+    await bob.drop()
+    await bob.wait_connected(timeout=1.0)
+
+
+async def test_who_without_an_answer_logs_only_that(serve, clients):
+    server = await serve(socketio_basic.make_app())  # no `who` handler: never acknowledged
+    (alice,) = await clients(SocketIOChatClient, "alice", url=server.url)
+    alice.ack_timeout = 0.2
+    assert await alice.who() == []
+    assert alice.lines[-1] == "No answer to 'who' after 1 tries."
+    assert not any(line.startswith("Online:") for line in alice.lines)
