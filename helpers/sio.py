@@ -6,6 +6,8 @@ Node's ``socket.io`` attaches to Express's HTTP server; here ``socketio_app()`` 
 
 - the server's own log lines (e.g. "... is not an accepted origin") go to the app's ``LOG``,
   never to stderr, where they would land in a random cell;
+- ``guard(log)`` makes an event handler safe against whatever a client sends: wrong
+  arguments and ``Refused`` are answered ``{"error": ...}``, a crash is recorded in the log;
 - the browser client is served from the pinned npm package at ``/vendor/socket.io/``
   (python-socketio does not serve ``/socket.io/socket.io.js`` as Node's socket.io does);
 - stopping the server disconnects every client first, so ``stop_server()`` stays quick.
@@ -13,8 +15,10 @@ Node's ``socket.io`` attaches to Express's HTTP server; here ``socketio_app()`` 
 Typical use, in a stage module::
 
     app, sio = socketio_app()
+    guarded = guard(app[LOG])
 
     @sio.on("chat message")
+    @guarded
     async def chat_message(sid, msg):
         await sio.emit("chat message", msg)
 """
@@ -22,10 +26,13 @@ Typical use, in a stage module::
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from pathlib import Path
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -34,7 +41,16 @@ from engineio.async_drivers.aiohttp import WebSocket as EngineIOWebSocket
 from helpers.app import LOG, SOCKETS, chat_app
 from helpers.log import ServerLog
 
-__all__ = ["CLIENT_DIST", "CLIENT_VERSION", "SIO", "hide_ids", "quiet_logger", "socketio_app"]
+__all__ = [
+    "CLIENT_DIST",
+    "CLIENT_VERSION",
+    "SIO",
+    "Refused",
+    "guard",
+    "hide_ids",
+    "quiet_logger",
+    "socketio_app",
+]
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
 
@@ -66,8 +82,8 @@ def socketio_app(
         async_mode="aiohttp",
         cors_allowed_origins=cors_allowed_origins,
         always_connect=always_connect,
-        logger=_log_errors_to(log, "socket.io"),
-        engineio_logger=_log_errors_to(log, "engine.io"),
+        logger=log.logger("socket.io"),  # python-socketio's own loggers print to stderr
+        engineio_logger=log.logger("engine.io"),
     )
     sio.attach(app)  # GET/POST/OPTIONS at /socket.io/
     # engine.io's websockets join the app's SOCKETS, which a stop closes with 1001 (helpers.app)
@@ -112,20 +128,51 @@ class _TrackedWebSocket(EngineIOWebSocket):
         return await super().wait()
 
 
-class _ToServerLog(logging.Handler):
-    def __init__(self, log: ServerLog, prefix: str) -> None:
-        super().__init__(level=logging.ERROR)
-        self.server_log, self.prefix = log, prefix
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.server_log(f"{self.prefix}: {record.getMessage()}")
+class Refused(ValueError):
+    """A request the server won't do; its text goes back in the acknowledgement."""
 
 
-def _log_errors_to(log: ServerLog, prefix: str) -> logging.Logger:
-    """A logger of our own: python-socketio's default one prints errors to stderr."""
-    logger = logging.Logger(f"{prefix} server", level=logging.ERROR)  # not in the global registry
-    logger.addHandler(_ToServerLog(log, prefix))
-    return logger
+Handler = Callable[..., Awaitable[Any]]
+
+
+def guard(log: ServerLog) -> Callable[[Handler], Handler]:
+    """A decorator for event handlers: no input a client can send crashes one unseen.
+
+    Socket.IO calls ``handler(sid, *arguments)`` with whatever the client emitted, and an
+    exception there would only end a background task: no answer, nothing in the log. Guarded,
+
+    - arguments the handler can't take, or a ``Refused("why")`` it raises, are answered
+      ``{"error": ...}`` and logged as ``Refused ...``;
+    - any other exception is recorded in ``log`` (shown at the top of the next cell) and
+      answered ``{"error": "internal server error"}``.
+
+    The answer is the acknowledgement, sent only when the client asked for one.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        signature = inspect.signature(handler)
+        params = list(signature.parameters.values())[1:]  # after the sid
+        names = [f"*{p.name}" if p.kind is p.VAR_POSITIONAL else p.name for p in params]
+        usage = f"{handler.__name__}({', '.join(names)})"
+
+        @wraps(handler)
+        async def guarded(sid: str, *args: Any) -> Any:
+            try:
+                try:
+                    signature.bind(sid, *args)
+                except TypeError:
+                    raise Refused(f"wrong arguments for {usage}") from None
+                return await handler(sid, *args)
+            except Refused as refused:
+                log(f"Refused {handler.__name__}: {refused}")
+                return {"error": str(refused)}
+            except Exception as exc:
+                log.error(f"Socket.IO handler {handler.__name__}", exc)
+                return {"error": "internal server error"}
+
+        return guarded
+
+    return decorate
 
 
 def quiet_logger(name: str = "socket.io client") -> logging.Logger:

@@ -8,12 +8,13 @@ the sender, with ``skip_sid``), so the tutorial's browser client and Node's
 from aiohttp import web
 
 from helpers.app import LOG
-from helpers.sio import socketio_app
+from helpers.sio import guard, socketio_app
 
 
 def make_app(except_self: bool = False) -> web.Application:
     app, sio = socketio_app()
     log = app[LOG]
+    guarded = guard(log)  # wrong arguments are refused and logged, never a crash
 
     @sio.event
     async def connect(sid: str, environ: dict, auth: dict | None) -> None:
@@ -24,6 +25,7 @@ def make_app(except_self: bool = False) -> web.Application:
         log("user disconnected")
 
     @sio.on("chat message")
+    @guarded
     async def chat_message(sid: str, msg: str, *later_steps: object) -> None:  # ignores a client offset
         log(f"message: {msg}")
         await sio.emit("chat message", msg, skip_sid=sid if except_self else None)

@@ -24,8 +24,6 @@ after ``n`` (see ``helpers.delivery``).
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from itertools import count
 from typing import Any
 
@@ -33,7 +31,7 @@ from aiohttp import web
 
 from helpers.app import LOG
 from helpers.delivery import Message, MessageStore
-from helpers.sio import Origins, socketio_app
+from helpers.sio import Origins, Refused, guard, socketio_app
 
 STORE = web.AppKey("store", MessageStore)
 CHAT = "chat"
@@ -42,14 +40,11 @@ CHAT = "chat"
 MAX_TEXT = 500
 
 
-class Refused(ValueError):
-    """A request the server won't do; its text goes back in the acknowledgement."""
-
-
 def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.Application:
     # always_connect: accept first, so the connect handler may already send the replay
     app, sio = socketio_app(cors_allowed_origins=cors_allowed_origins, always_connect=True)
     log, store = app[LOG], MessageStore(db)
+    guarded = guard(log)  # on every event: bad input is refused ({"error": ...}), never a crash
     app[STORE] = store
     app.on_cleanup.append(lambda _: _close(store))
     nicks: dict[str, str] = {}  # sid -> nickname: who is online
@@ -80,7 +75,7 @@ def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.
         await sio.emit("user disconnected", nick)
 
     @sio.on("chat message")
-    @answer_refusals
+    @guarded
     async def chat_message(sid: str, text: Any = None, client_offset: Any = None) -> dict:
         text = clean(text, "text", MAX_TEXT)
         offset = client_offset if isinstance(client_offset, str) else None
@@ -92,7 +87,7 @@ def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.
         return {"id": message.id}
 
     @sio.event
-    @answer_refusals
+    @guarded
     async def nick(sid: str, new: Any = None) -> dict:
         new, old = clean(new, "nickname", 32), nick_of(sid)
         if new != old:
@@ -103,15 +98,17 @@ def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.
         return {"nick": new}
 
     @sio.event
+    @guarded
     async def typing(sid: str, is_typing: Any = False) -> None:
         await sio.emit("typing", (nick_of(sid), bool(is_typing)), skip_sid=sid)
 
     @sio.event
+    @guarded
     async def who(sid: str) -> dict:
         return {"users": sorted(nicks.values())}
 
     @sio.on("private message")
-    @answer_refusals
+    @guarded
     async def private_message(sid: str, to: Any = None, text: Any = None) -> dict:
         to, text = clean(to, "nickname", 32), clean(text, "text", MAX_TEXT)
         target = next((other for other, name in nicks.items() if name == to), None)
@@ -121,21 +118,21 @@ def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.
         return {"to": to}
 
     @sio.event
-    @answer_refusals
+    @guarded
     async def join(sid: str, room: Any = None) -> dict:
         room = clean(room, "room", 32)
         await sio.enter_room(sid, room)
         return {"room": room, "members": members(room)}
 
     @sio.event
-    @answer_refusals
+    @guarded
     async def leave(sid: str, room: Any = None) -> dict:
         room = clean(room, "room", 32)
         await sio.leave_room(sid, room)
         return {"room": room, "members": members(room)}
 
     @sio.on("room message")
-    @answer_refusals
+    @guarded
     async def room_message(sid: str, room: Any = None, text: Any = None) -> dict:
         room, text = clean(room, "room", 32), clean(text, "text", MAX_TEXT)
         if room not in sio.rooms(sid):
@@ -172,19 +169,6 @@ def clean(value: Any, field: str, limit: int) -> str:
     if len(value) > limit:
         raise Refused(f"{field} is longer than {limit} characters")
     return value.strip()
-
-
-def answer_refusals(handler: Callable[..., Awaitable[dict]]) -> Callable[..., Awaitable[dict]]:
-    """A handler that acknowledges ``Refused`` with ``{"error": ...}`` instead of raising it."""
-
-    @wraps(handler)
-    async def answering(*args: Any) -> dict:
-        try:
-            return await handler(*args)
-        except Refused as refused:
-            return {"error": str(refused)}
-
-    return answering
 
 
 async def _close(store: MessageStore) -> None:
