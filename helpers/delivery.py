@@ -13,10 +13,13 @@ delivery" steps build on top of it:
 
 Typical use::
 
-    store = MessageStore()                       # in memory; MessageStore("chat.db") on disk
-    message, is_new = store.add("alice", "hi", client_offset="a1-0")
-    store.add("alice", "hi", client_offset="a1-0")  # -> (the same message, False)
-    store.since(0)                               # [Message(id=1, nick='alice', text='hi', ...)]
+    with MessageStore() as store:                # in memory; MessageStore("chat.db") on disk
+        message, is_new = store.add("alice", "hi", client_offset="a1-0")
+        store.add("alice", "hi", client_offset="a1-0")  # -> (the same message, False)
+        store.since(0)                           # [Message(id=1, nick='alice', text='hi', ...)]
+
+The store is open inside ``with`` only, and can be opened again: the chat server opens it at
+each start and closes it at each stop (a ``":memory:"`` store then starts empty).
 """
 
 from __future__ import annotations
@@ -55,8 +58,17 @@ class MessageStore:
     """The chat's messages in SQLite (stdlib ``sqlite3``): ``":memory:"`` or a file path."""
 
     def __init__(self, path: str = ":memory:") -> None:
-        self.db = sqlite3.connect(path)
+        self.path = path
+        self.db: sqlite3.Connection | None = None  # open inside `with` only
+
+    def __enter__(self) -> MessageStore:
+        self.db = sqlite3.connect(self.path)
         self.db.execute(SCHEMA)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.db.close()
+        self.db = None
 
     def add(self, nick: str, text: str, client_offset: str | None = None) -> tuple[Message, bool]:
         """Store a message; return it and ``True``, or the one stored before and ``False``.
@@ -88,5 +100,3 @@ class MessageStore:
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
 
-    def close(self) -> None:
-        self.db.close()

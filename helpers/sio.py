@@ -91,8 +91,20 @@ def socketio_app(
     app[SIO] = sio
     if CLIENT_DIST.is_dir():
         app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
+    app.on_startup.append(_monitor_again)
     app.on_shutdown.insert(0, _say_goodbye)  # before those websockets are closed
     return app, sio
+
+
+async def _monitor_again(app: web.Application) -> None:
+    """The same app started again: engine.io restarts the ping monitor that the stop shut down.
+
+    engine.io starts its monitor (which drops clients that stopped answering pings) at the
+    first connection when ``start_service_task`` is set; ``shutdown()`` leaves it unset.
+    """
+    sio = app[SIO]
+    if sio.eio.service_task_handle is None:
+        sio.eio.start_service_task = True
 
 
 async def _say_goodbye(app: web.Application) -> None:

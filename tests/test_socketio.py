@@ -222,3 +222,18 @@ async def test_who_without_an_answer_logs_only_that(serve, clients):
     assert await alice.who() == []
     assert alice.lines[-1] == "No answer to 'who' after 1 tries."
     assert not any(line.startswith("Online:") for line in alice.lines)
+
+
+@pytest.mark.parametrize("stage", [socketio_basic, socketio_chat], ids=["socketio", "socketio-chat"])
+async def test_the_same_app_started_again_chats_as_before(serve, clients, stage):
+    """Re-running a start cell with the same app object: the store and engine.io's ping
+    monitor (which the first stop shut down) work again."""
+    app = stage.make_app()
+    for run in range(3):
+        server = await serve(app)  # stops the earlier run first
+        alice, bob = await clients(SocketIOChatClient, f"alice{run}", f"bob{run}", url=server.url)
+        await alice.send(f"hi, run {run}")
+        await bob.wait_for(f"hi, run {run}")
+        monitor = app[SIO].eio.service_task_handle
+        assert monitor is not None and not monitor.done(), "engine.io's ping monitor is not running"
+        assert server.log.errors == []

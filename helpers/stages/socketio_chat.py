@@ -24,6 +24,7 @@ after ``n`` (see ``helpers.delivery``).
 """
 
 import asyncio
+from collections.abc import AsyncIterator
 from itertools import count
 from typing import Any
 
@@ -46,7 +47,12 @@ def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.
     log, store = app[LOG], MessageStore(db)
     guarded = guard(log)  # on every event: bad input is refused ({"error": ...}), never a crash
     app[STORE] = store
-    app.on_cleanup.append(lambda _: _close(store))
+
+    async def open_store(app: web.Application) -> AsyncIterator[None]:
+        with store:  # open while the server runs: a restart of this same app opens it again
+            yield
+
+    app.cleanup_ctx.append(open_store)
     nicks: dict[str, str] = {}  # sid -> nickname: who is online
     guests = count(1)
     turns = asyncio.Lock()  # a replay and a new message take turns: nothing lost, nothing doubled
@@ -170,6 +176,3 @@ def clean(value: Any, field: str, limit: int) -> str:
         raise Refused(f"{field} is longer than {limit} characters")
     return value.strip()
 
-
-async def _close(store: MessageStore) -> None:
-    store.close()
