@@ -35,11 +35,12 @@ const show = (line) => outputLog(output, line)
 const io = await loadClient()
 const clientId = Math.random().toString(36).slice(2, 10)
 let counter = 0
+const mine = new Set() // client offsets of the messages this page sent
+// No global `retries`: it would queue every emit behind the previous one's ack (and an event
+// without a handler is never acknowledged), and resend requests that must not run twice.
 const socket = io({
   path: socketioPath(),
-  auth: { serverOffset: 0 }, // the last chat message seen: the server replays what came after
-  ackTimeout: 10000,
-  retries: 3 // resend until acknowledged; the client offset makes a resend harmless
+  auth: { serverOffset: 0 } // the last chat message seen: the server replays what came after
 })
 
 socket.on('connect', () => {
@@ -53,9 +54,10 @@ socket.on('disconnect', (reason) => {
   // would not retry on its own: ask it to, so the page comes back with the server.
   if (reason === 'io server disconnect') socket.connect()
 })
-socket.on('chat message', (msg, serverOffset) => {
-  show(String(msg))
+socket.on('chat message', (msg, serverOffset, clientOffset) => {
   if (Number.isInteger(serverOffset)) socket.auth.serverOffset = serverOffset
+  if (mine.has(clientOffset)) return // our own message, replayed: shown when we sent it
+  show(String(msg))
 })
 socket.on('user connected', (who) => show(`* ${who} connected`))
 socket.on('user disconnected', (who) => show(`* ${who} disconnected`))
@@ -71,6 +73,7 @@ socket.on('typing', (who, isTyping) => {
 
 /**
  * Emit `event` and wait for the acknowledgement; show a refusal ({error}) and return null.
+ * Sent once: a request repeated after a lost acknowledgement could be done twice.
  */
 async function request (event, ...args) {
   try {
@@ -84,6 +87,26 @@ async function request (event, ...args) {
     show(`No answer to ${event}.`)
     return null
   }
+}
+
+/**
+ * Deliver a chat message exactly once: resend until acknowledged, always with the same
+ * client offset, so the server stores (and broadcasts) a resent message only once.
+ */
+async function deliver (text, tries = 4) {
+  const clientOffset = `${clientId}-${counter++}`
+  mine.add(clientOffset)
+  for (let i = 0; i < tries; i++) {
+    try {
+      const answer = await socket.timeout(5000).emitWithAck('chat message', text, clientOffset)
+      if (answer && answer.error) show(`Error: ${answer.error}`)
+      if (answer && Number.isInteger(answer.id)) {
+        socket.auth.serverOffset = Math.max(socket.auth.serverOffset, answer.id)
+      }
+      return
+    } catch {} // no acknowledgement in time: send it again
+  }
+  show(`Not delivered: ${text}`)
 }
 
 element('nick-form').addEventListener('submit', async (event) => {
@@ -108,7 +131,7 @@ let typing = false
 message.addEventListener('input', () => {
   if (typing !== Boolean(message.value)) {
     typing = Boolean(message.value)
-    socket.volatile.emit('typing', typing) // volatile: not queued behind acks (retries)
+    socket.volatile.emit('typing', typing) // volatile: dropped, not buffered, while disconnected
   }
 })
 
@@ -120,13 +143,7 @@ element('chat').addEventListener('submit', async (event) => {
   message.dispatchEvent(new Event('input'))
   if (!target) {
     show(`You said: ${text}`) // at once: the server does not send it back to us
-    const clientOffset = `${clientId}-${counter++}`
-    socket.emit('chat message', text, clientOffset, (err, answer) => {
-      if (err) show(`Not delivered: ${text}`)
-      else if (answer && Number.isInteger(answer.id)) {
-        socket.auth.serverOffset = Math.max(socket.auth.serverOffset, answer.id)
-      }
-    })
+    await deliver(text)
   } else if (target.startsWith('#')) {
     show(`You [${target}]: ${text}`)
     await request('room message', target, text)

@@ -13,7 +13,8 @@ from pagelog import log_count, log_line
 from playwright.async_api import expect
 
 from helpers.lifecycle import stop_server
-from helpers.sio import CLIENT_DIST
+from helpers.sio import CLIENT_DIST, SIO
+from helpers.stages.socketio_chat import STORE, wire
 from helpers.waiting import Changes
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -137,4 +138,44 @@ async def test_the_socketio_page_comes_back_when_the_server_restarts(
     await expect(status).to_have_class("status connected")
     await say(page, "back again")
     await expect(output).to_have_value(log_count("back again", 2))  # typed, and broadcast
+    assert pages.errors == []
+
+
+async def test_who_and_nick_on_the_plain_stage_do_not_hold_back_the_next_message(
+    socketio_client_bundle, stage, pages
+):
+    """The plain stage answers neither `who` nor `nick`: the page's request waits for its own
+    timeout, but a chat message sent meanwhile goes out at once (no queue behind acks)."""
+    server = await stage("socketio")
+    ada = await pages.open(server.url + "socketio.html")
+    bob = await pages.open(server.url + "socketio.html")
+    for page in (ada, bob):
+        await expect(page.locator("#output")).to_have_value(log_line("Connected."))
+    await ada.click("#who")
+    await ada.fill("#nick", "ada")
+    await ada.click("#nick-form input[type=submit]")
+    await say(ada, "not held back")
+    await expect(bob.locator("#output")).to_have_value(log_line("not held back"), timeout=2_000)
+    await server.log.wait_for("message: not held back", timeout=2)
+    assert pages.errors == []
+
+
+async def test_the_page_does_not_show_its_own_message_again_when_it_is_replayed(
+    socketio_client_bundle, stage, pages
+):
+    """After a lost acknowledgement the server replays the page's own message: the page knows
+    its client offset and skips it, as the Python client does."""
+    server = await stage("socketio-chat")
+    ada = await pages.open(server.url + "socketio.html")
+    output = ada.locator("#output")
+    await expect(output).to_have_value(log_line("Connected."))
+    await say(ada, "only once")
+    await server.log.wait_for(": only once")
+    (message,) = server.app[STORE].since(0)
+    sio = server.app[SIO]
+    await sio.emit("chat message", wire(message))  # as a replay would send it
+    await sio.emit("chat message", ("server: marker", message.id + 1, None))
+    await expect(output).to_have_value(log_line("server: marker"))
+    lines = [line for line in (await output.input_value()).splitlines() if "only once" in line]
+    assert len(lines) == 1 and lines[0].endswith(" You said: only once"), lines
     assert pages.errors == []
