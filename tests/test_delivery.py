@@ -6,9 +6,10 @@ import asyncio
 import collections
 
 from helpers.delivery import MessageStore
+from helpers.sio import SIO
 from helpers.sio_widgets import SocketIOChatClient
 from helpers.stages import socketio_chat
-from helpers.stages.socketio_chat import STORE
+from helpers.stages.socketio_chat import CHAT, STORE
 
 
 def test_ids_increase_and_a_repeated_client_offset_is_stored_once():
@@ -114,3 +115,54 @@ async def test_replay_after_dropped_connections_loses_and_doubles_nothing_over_1
     finally:
         await sender.disconnect()
         await reader.disconnect()
+
+
+async def test_a_message_sent_during_a_replay_waits_its_turn(serve, monkeypatch):
+    """The ``turns`` lock, made visible: the server pauses a reconnecting client after its
+    replay, before it joins the live room, and another client sends right then. Without the
+    lock that message is broadcast to the live room without her, after her replay: lost."""
+    server = await serve(socketio_chat.make_app())
+    sio = server.app[SIO]
+    alice, bob = SocketIOChatClient("alice"), SocketIOChatClient("bob")
+    try:
+        await alice.connect(server.url)
+        await bob.connect(server.url)
+        await bob.send("before")
+        await alice.wait_for("bob: before")
+        await alice.disconnect()
+        await bob.wait_for("* alice disconnected")
+        await bob.send("missed")  # she gets it in her replay
+
+        paused, resume = asyncio.Event(), asyncio.Event()
+        enter_room = sio.enter_room
+
+        async def enter_room_later(sid, room, namespace=None):
+            if room == CHAT and not paused.is_set():
+                paused.set()  # her replay is sent; she is not in the live room yet
+                await resume.wait()
+            await enter_room(sid, room, namespace)
+
+        monkeypatch.setattr(sio, "enter_room", enter_room_later)
+        arrived = asyncio.Event()
+        chat_message = sio.handlers["/"]["chat message"]
+
+        async def arriving(*args):
+            arrived.set()
+            return await chat_message(*args)  # stores and broadcasts, or waits its turn
+
+        sio.on("chat message", arriving)
+
+        connecting = asyncio.ensure_future(alice.connect(server.url))
+        await asyncio.wait_for(paused.wait(), 3)
+        sending = asyncio.ensure_future(bob.send("during the replay"))
+        await asyncio.wait_for(arrived.wait(), 3)  # the handler ran as far as it could
+        resume.set()
+        assert await asyncio.wait_for(connecting, 3)
+        assert await asyncio.wait_for(sending, 5)
+        await bob.send("after")
+        await alice.wait_for("bob: after")
+        heard = [line for line in alice.received if line.startswith("bob: ")]
+        assert heard == ["bob: before", "bob: missed", "bob: during the replay", "bob: after"]
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
