@@ -87,7 +87,7 @@ def socketio_app(
     )
     sio.attach(app)  # GET/POST/OPTIONS at /socket.io/
     # engine.io's websockets join the app's SOCKETS, which a stop closes with 1001 (helpers.app)
-    sio.eio._async = {**sio.eio._async, "websocket": _TrackedWebSocket}
+    _track_websockets(sio)
     app[SIO] = sio
     if CLIENT_DIST.is_dir():
         app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
@@ -120,6 +120,17 @@ async def _say_goodbye(app: web.Application) -> None:
                 await sio.shutdown()
     except TimeoutError:
         pass
+
+
+def _track_websockets(sio: socketio.AsyncServer) -> None:
+    """Make engine.io use ``_TrackedWebSocket``: a private setting, so check that it still works."""
+    if sio.eio._async.get("websocket") is not EngineIOWebSocket:
+        raise RuntimeError(
+            "python-engineio changed: sio.eio._async['websocket'] is no longer its aiohttp "
+            "WebSocket class, so helpers/sio.py can't track engine.io's websockets; update it"
+        )
+    sio.eio._async = {**sio.eio._async, "websocket": _TrackedWebSocket}
+    assert sio.eio._async["websocket"] is _TrackedWebSocket
 
 
 class _TrackedWebSocket(EngineIOWebSocket):

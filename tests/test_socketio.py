@@ -237,3 +237,27 @@ async def test_the_same_app_started_again_chats_as_before(serve, clients, stage)
         monitor = app[SIO].eio.service_task_handle
         assert monitor is not None and not monitor.done(), "engine.io's ping monitor is not running"
         assert server.log.errors == []
+
+
+async def test_engineio_websockets_are_tracked_so_a_stop_closes_them_at_once(serve):
+    """helpers.sio swaps engine.io's private websocket class for one that joins app[SOCKETS]."""
+    server = await serve(socketio_chat.make_app())
+    alice = SocketIOChatClient("alice")
+    assert await alice.connect(server.url)
+    assert server.clients == 1
+    await alice.disconnect()
+    async with websockets.connect(server.ws_url + "socket.io/?EIO=4&transport=websocket") as mute:
+        await asyncio.wait_for(mute.recv(), 3)  # engine.io's open packet; then it never answers
+        await mute.send("40")
+        await server.log.wait_for("guest1 connected")
+        started = time.monotonic()
+        await stop_server(quiet=True)
+        assert time.monotonic() - started < 0.5
+
+
+def test_a_changed_python_engineio_is_a_clear_error(monkeypatch):
+    from engineio.async_drivers import aiohttp as engineio_aiohttp
+
+    monkeypatch.setitem(engineio_aiohttp._async, "websocket", object)  # as if it had changed
+    with pytest.raises(RuntimeError, match="python-engineio changed"):
+        socketio_basic.make_app()
