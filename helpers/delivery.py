@@ -97,6 +97,11 @@ class MessageStore:
         )
         return [Message(*row) for row in rows]
 
+    @property
+    def last_id(self) -> int:
+        """The newest message's id; 0 when there is none."""
+        return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]
+
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
 

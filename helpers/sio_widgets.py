@@ -243,7 +243,7 @@ class SocketIOChatClient(SocketIOClient):
 
     async def _on_chat_message(self, line: Any, offset: Any = None, client_offset: Any = None) -> None:
         if isinstance(offset, int):
-            self.offset = max(self.offset, offset)
+            self.offset = offset  # they come in order; not max(): after a restart ids start over
         if client_offset in self.mine:
             return  # our own message, replayed: shown already when we sent it
         self._hear(str(line))

@@ -166,3 +166,47 @@ async def test_a_message_sent_during_a_replay_waits_its_turn(serve, monkeypatch)
     finally:
         await alice.disconnect()
         await bob.disconnect()
+
+
+async def test_an_offset_from_before_a_restart_gets_the_new_servers_messages(serve):
+    """A ``:memory:`` store starts over at each start: ids begin at 1 again, and a client's
+    older, higher offset would skip them. An offset beyond the last id counts as 0."""
+    old = await serve(socketio_chat.make_app())
+    alice, bob = SocketIOChatClient("alice"), SocketIOChatClient("bob")
+    try:
+        await alice.connect(old.url)
+        await bob.connect(old.url)
+        for text in ("one", "two", "three"):
+            await bob.send(text)
+        await alice.wait_for("bob: three")
+        assert alice.offset == 3
+        new = await serve(socketio_chat.make_app())  # stops the old server
+        await alice.wait_closed()
+        await bob.connect(new.url)
+        await bob.send("new one")
+        await bob.send("new two")
+        await alice.connect(new.url)
+        await alice.wait_for("bob: new two")
+        assert alice.received[-2:] == ["bob: new one", "bob: new two"]
+        assert alice.offset == 2
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+
+
+async def test_a_boolean_offset_is_no_offset(serve):
+    """``True`` is an ``int`` in Python (``True == 1``): it must not replay from 1."""
+    server = await serve(socketio_chat.make_app())
+    alice, bob = SocketIOChatClient("alice"), SocketIOChatClient("bob")
+    try:
+        await bob.connect(server.url)
+        await bob.send("one")
+        await bob.send("two")
+        alice.offset = True
+        await alice.connect(server.url)
+        await bob.send("three")
+        await alice.wait_for("bob: three")
+        assert alice.received == ["bob: three"]
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()

@@ -20,7 +20,8 @@ disconnected`` (nick), ``nick changed`` (old, new), ``typing`` (nick, bool), ``p
 message`` (from, text), ``room message`` (room, from, text).
 
 Connect with ``auth={"nick": ..., "serverOffset": n}``: the server replays the chat messages
-after ``n`` (see ``helpers.delivery``).
+after ``n`` (see ``helpers.delivery``), or all of them when ``n`` is beyond the last one (an
+offset from before a restart: a ``":memory:"`` store starts over at each start).
 """
 
 import asyncio
@@ -69,7 +70,9 @@ def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.
         await sio.emit("user connected", nick, skip_sid=sid)
         offset = auth.get("serverOffset")
         async with turns:  # no new message is stored or sent while we catch this client up
-            if isinstance(offset, int):
+            if type(offset) is int:  # not isinstance: True and False are ints too
+                if offset > store.last_id:  # from before a restart, which emptied the store
+                    offset = 0
                 for message in store.since(offset):
                     await sio.emit("chat message", wire(message), to=sid)
             await sio.enter_room(sid, CHAT)  # from now on it gets new messages live
