@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 import websockets
 
+from helpers.app import LOG
 from helpers.stages import STAGES
 
 
@@ -79,6 +80,37 @@ async def test_except_self_needs_the_broadcast_stage():
     assert b"--except-self only applies to --stage broadcast" in await served.process.stderr.read()
 
 
-def test_every_stage_builds_an_app():
-    for name, make_app in STAGES.items():
-        assert make_app() is not None, name
+WEBSOCKET_PATHS = {
+    "static": None,  # no websocket: an upgrade at / just gets index.html
+    "receive": "",
+    "echo": "",
+    "broadcast": "",
+    "json": "",
+    "socketio": "socket.io/?EIO=4&transport=websocket",
+    "socketio-chat": "socket.io/?EIO=4&transport=websocket",
+}
+
+
+def test_every_stage_has_a_websocket_path_here():
+    assert WEBSOCKET_PATHS.keys() == STAGES.keys()
+
+
+@pytest.mark.parametrize("name", STAGES)
+async def test_every_stage_serves_the_index_and_answers_its_websocket_upgrade(serve, name):
+    app = STAGES[name]()
+    assert LOG in app, "every stage logs to app[LOG]"
+    server = await serve(app)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.url) as response:
+            assert response.status == 200
+            assert "<title>" in await response.text()
+    path = WEBSOCKET_PATHS[name]
+    if path is None:
+        with pytest.raises(websockets.InvalidStatus):
+            await websockets.connect(server.ws_url)
+        return
+    async with websockets.connect(server.ws_url + path) as ws:
+        if name.startswith("socketio"):
+            assert (await asyncio.wait_for(ws.recv(), 3)).startswith('0{"sid":')  # engine.io: open
+        else:
+            assert ws.protocol.state.name == "OPEN"
