@@ -1,0 +1,23 @@
+"""The Socket.IO notebooks (07-09) run on any port: ``WORKBOOK_PORT`` changes it for a session."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("0[789]-*.ipynb"))
+
+
+def test_the_socketio_notebooks_are_there():
+    assert [path.name[:2] for path in NOTEBOOKS] == ["07", "08", "09"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_code_cell_hard_codes_a_port(path):
+    """Addresses come from the running server (``server.url``, ``server.port``)."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code":
+            assert not re.search(r"\b3000\b", cell.source), cell.source
