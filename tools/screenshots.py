@@ -29,22 +29,12 @@ from pathlib import Path
 import nbformat
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from helpers.chromium import CHROMIUM, CHROMIUM_ARGS
 from helpers.lifecycle import start_server, stop_server
 from helpers.stages import STAGES
 from helpers.widgets import ChatClient, JsonChatClient
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("WORKBOOK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
 NOTEBOOK = ROOT / "notebooks" / "05-broadcast-server.ipynb"
 TIMEOUT_MS = 10_000
 

@@ -7,17 +7,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("WORKBOOK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
+from helpers.chromium import CHROMIUM
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
 import pytest_asyncio
-from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium_missing, require
+from browser_support import chromium_missing, require
 
+from helpers.chromium import CHROMIUM, CHROMIUM_ARGS
 from helpers.lifecycle import RunningServer, start_server, stop_server
 from helpers.stages import STAGES
 
