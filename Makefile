@@ -27,8 +27,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
 	touch $@
 
+# JupyterLab on loopback; as root (containers, this kind of machine) it needs --allow-root.
+LAB_ARGS ?=
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+		$$([ "$$(id -u)" -eq 0 ] && echo --allow-root) $(LAB_ARGS)
 
 lint: setup
 	$(BIN)/ruff check helpers tests tools
