@@ -37,24 +37,28 @@ class PageLink:
     (``{prefix}proxy/{port}/{path}``). The text form (what nbval compares) is the URL.
     """
 
-    def __init__(self, url: str, height: int = 320) -> None:
-        self.url, self.height = url, height
+    def __init__(self, url: str, height: int = 320, embed: bool = True) -> None:
+        self.url, self.height, self.embed = url, height, embed
 
     def __repr__(self) -> str:
         return f"Page at {self.url}"
 
     def _repr_html_(self) -> str:
         src = html.escape(self.url, quote=True)
+        link = f'<p><a href="{src}" target="_blank">Open {src} in a new tab</a></p>'
+        if not self.embed:
+            return link
         return (
-            f'<p><a href="{src}" target="_blank">Open {src} in a new tab</a></p>'
-            f'<iframe src="{src}" width="100%" height="{self.height}" style="border:1px solid #ccc">'
-            "</iframe>"
+            f'{link}<iframe src="{src}" width="100%" height="{self.height}"'
+            ' style="border:1px solid #ccc"></iframe>'
         )
 
 
-def page(server: RunningServer, path: str = "", height: int = 320) -> PageLink:
-    """Link to (and show) ``path`` on ``server``, through the hub's proxy when there is one."""
+def page(server: RunningServer, path: str = "", height: int = 320, embed: bool = True) -> PageLink:
+    """Link to (and, with ``embed``, show) ``path`` on ``server``, through a hub's proxy if any.
+
+    ``embed=False`` for a page that would join the chat itself (its IFrame is a client too).
+    """
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
-    if prefix:
-        return PageLink(f"{prefix.rstrip('/')}/proxy/{server.port}/{path}", height)
-    return PageLink(server.url + path, height)
+    url = f"{prefix.rstrip('/')}/proxy/{server.port}/{path}" if prefix else server.url + path
+    return PageLink(url, height, embed)
