@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test lint notebooks screenshots clean
+.PHONY: setup lab test lint export notebooks student screenshots clean
 
 setup: $(STAMP) node_modules/.installed tests/node_modules/.installed
 
@@ -44,13 +44,22 @@ test: setup lint
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
 
+# Write the stage modules from the notebook cells marked `#| export MODULE` (nbdev's convention);
+# tests/test_export.py fails when a module and its cells differ.
+export: setup
+	$(BIN)/python tools/export.py
+
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs.
 notebooks: setup
 	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
+
+# The student edition in student/: every solution between nbgrader's markers replaced by a stub.
+student: setup
+	$(BIN)/python tools/student_edition.py --out student
 
 # PNG screenshots of the real pages and of JupyterLab running notebook 05, for the README.
 screenshots: setup
 	$(BIN)/python tools/screenshots.py --out docs/img
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info student

@@ -22,22 +22,26 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from helpers.log import ServerLog
 
 __all__ = [
+    "ACTIONS",
     "BINARY_REFUSED",
     "LOG",
     "PUBLIC",
     "SOCKETS",
+    "Action",
     "add_plumbing",
-    "broadcast",
     "chat_app",
+    "drop",
+    "on_messages",
     "text_messages",
     "websocket_session",
 ]
@@ -56,15 +60,18 @@ mimetypes.add_type("text/javascript", ".mjs")  # browsers refuse ES modules serv
 CLOSE_TIMEOUT = 1.0
 """Seconds to wait for a client's answer to our close frame; a stuck client can't hold a stop."""
 
-SLOW_CLIENT_TIMEOUT = 1.0
-"""Seconds a broadcast waits for one client whose buffers are full; then that client is dropped."""
-
 _TRANSPORTS: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.BaseTransport] = (
     weakref.WeakKeyDictionary()
 )
 """Each open websocket's connection, to drop a client too slow to take even a close frame."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+Action = Callable[[web.Application, web.WebSocketResponse, dict[str, Any]], Awaitable[None]]
+"""What a JSON-protocol server does with one valid message: ``action(app, ws, message)``."""
+
+ACTIONS = web.AppKey("actions", dict[str, Action])
+"""A JSON-protocol server's actions by message ``type`` (notebook 06): its own ``sio.on``."""
 
 
 def chat_app(websocket: Handler | None = None) -> web.Application:
@@ -156,35 +163,23 @@ async def text_messages(
             log(f"Connection error: {ws.exception()}")
 
 
-async def broadcast(
-    clients: Iterable[web.WebSocketResponse],
-    text: str,
-    *,
-    exclude: web.WebSocketResponse | None = None,
-) -> int:
-    """Send ``text`` to every open client but ``exclude``; return how many it went to.
+def drop(ws: web.WebSocketResponse) -> None:
+    """Cut ``ws``'s connection at once, without a close frame.
 
-    The text is encoded once, and every write starts before any is awaited. A write only
-    waits when that client's buffers are full: a client that stopped reading. Such a client
-    gets ``SLOW_CLIENT_TIMEOUT`` seconds, then it is dropped, so it holds the chat back once,
-    briefly, and never again. A client that vanished mid-broadcast raises nothing here: its
-    error is dropped, and the others still get the text.
+    For a client whose buffers are full because it stopped reading: it could not even take
+    a close frame, and waiting for it would hold back whoever waits.
     """
-    payload = text.encode()
-    targets = [ws for ws in clients if ws is not exclude and not ws.closed]
-    delivered = await asyncio.gather(*(_send_or_drop(ws, payload) for ws in targets))
-    return sum(delivered)
+    transport = _TRANSPORTS.get(ws)
+    if transport is not None:
+        transport.abort()
 
 
-async def _send_or_drop(ws: web.WebSocketResponse, payload: bytes) -> bool:
-    try:
-        async with asyncio.timeout(SLOW_CLIENT_TIMEOUT):
-            await ws.send_frame(payload, WSMsgType.TEXT)
-    except TimeoutError:
-        transport = _TRANSPORTS.get(ws)
-        if transport is not None:
-            transport.abort()  # its buffers are full: it could not even take a close frame
-        return False
-    except Exception:  # the client vanished (reset, closing): the others go on
-        return False
-    return True
+def on_messages(app: web.Application, actions: Mapping[str, Action]) -> None:
+    """Let ``app`` do ``actions[type](app, ws, message)`` for each valid message of that type.
+
+    A JSON-protocol server looks its actions up in ``app[ACTIONS]`` at each message, so
+    actions added (or replaced) while the server runs take effect at once.
+    """
+    if ACTIONS not in app:
+        app[ACTIONS] = {}
+    app[ACTIONS].update(actions)

@@ -35,6 +35,7 @@ __all__ = [
     "PortInUseError",
     "RunningServer",
     "current_server",
+    "open_server",
     "start_server",
     "stop_server",
 ]
@@ -123,16 +124,13 @@ def current_server() -> RunningServer | None:
     return _current
 
 
-async def start_server(
-    app: web.Application, *, host: str = "127.0.0.1", port: int | None = None, quiet: bool = False
-) -> RunningServer:
-    """Serve ``app`` at ``host``:``port`` from this kernel's loop, replacing an earlier server.
+async def open_server(app: web.Application, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Serve ``app`` at ``host``:``port`` (``0``: a free port) beside this kernel's own server.
 
-    ``port=0`` picks a free port (tests use it). Prints ``Listening at port N: URL``.
+    For code that runs a server of its own for a while, such as an exercise's checker: the
+    server is not ``current_server()``, its errors are not shown in the next cell, and its
+    owner stops it (``await server.stop()``). ``start_server`` is built on it.
     """
-    global _current
-    await stop_server(quiet=True)
-    port = DEFAULT_PORT if port is None else port
     add_plumbing(app)
     runner = web.AppRunner(
         app,
@@ -149,12 +147,24 @@ async def start_server(
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(host, port) from None
         raise
-    port = runner.addresses[0][1]
-    _current = RunningServer(app, runner, host, port)
+    server = RunningServer(app, runner, host, runner.addresses[0][1])
+    app[LOG](f"Listening at port {server.port}")
+    return server
+
+
+async def start_server(
+    app: web.Application, *, host: str = "127.0.0.1", port: int | None = None, quiet: bool = False
+) -> RunningServer:
+    """Serve ``app`` at ``host``:``port`` from this kernel's loop, replacing an earlier server.
+
+    ``port=0`` picks a free port (tests use it). Prints ``Listening at port N: URL``.
+    """
+    global _current
+    await stop_server(quiet=True)
+    _current = await open_server(app, host=host, port=DEFAULT_PORT if port is None else port)
     _report_errors_in_next_cell()
-    app[LOG](f"Listening at port {port}")
     if not quiet:
-        print(f"Listening at port {port}: {_current.url}")
+        print(f"Listening at port {_current.port}: {_current.url}")
     return _current
 
 

@@ -86,9 +86,13 @@ class ServerLog:
         """The lines logged after the first ``start`` lines."""
         return self.lines[start:]
 
-    def show(self, start: int = 0) -> None:
-        """Print the log (from line ``start`` on), one line each."""
-        for line in self.lines[start:]:
+    def show(self, *, last: int | None = None) -> None:
+        """Print the log, one line each; ``last=N``: only its last ``N`` lines.
+
+        One meaning only, so a cell says what it shows: ``show()`` everything since the
+        server started, ``show(last=2)`` what the last step logged.
+        """
+        for line in self.lines if last is None else self.lines[max(0, len(self.lines) - last) :]:
             print(line)
 
     def clear(self) -> None:

@@ -1,27 +1,11 @@
-"""The JSON application protocol of notebook 06: every message is an object with a ``type``.
-
-Client to server:
-
-========  ===================  ==========================================
-type      fields               meaning
-========  ===================  ==========================================
-``nick``  ``nick`` (1-32)      choose or change your nickname
-``chat``  ``text`` (1-500)     say something to everyone (needs a nick)
-``users`` (none)               ask who is online
-========  ===================  ==========================================
-
-Server to client: ``chat`` (``nick``, ``text``), ``join`` (``nick``), ``leave`` (``nick``),
-``rename`` (``old``, ``nick``), ``users`` (``users``: sorted nicknames) and ``error``
-(``error``: what was wrong), the last to the offending client only. Fields the protocol
-does not know are ignored, so newer clients can talk to this server.
-"""
-
-from __future__ import annotations
+# Exported from notebooks/06-json-protocol.ipynb by `make export`: the cells marked
+# `#| export protocol`. Edit those cells, not this file (tests/test_export.py checks).
+"""The code of notebook 06, "A JSON protocol", as the workbook runs it."""
 
 import json
 from typing import Any
 
-__all__ = ["CLIENT_TYPES", "MAX_MESSAGE_CHARS", "ProtocolError", "error_message", "parse_message"]
+Message = dict[str, Any]
 
 MAX_MESSAGE_CHARS = 4096
 """A whole message longer than this is refused before it is parsed."""
@@ -31,14 +15,19 @@ CLIENT_TYPES: dict[str, dict[str, int]] = {
     "chat": {"text": 500},
     "users": {},
 }
-"""Each client message type, with its required string fields and their maximum lengths."""
+"""Each client message type, with its required text fields and their maximum lengths."""
 
 
 class ProtocolError(ValueError):
-    """A client message that breaks the protocol; its text is sent back in an ``error``."""
+    """A client message that breaks the protocol; its text goes back in an ``error``."""
 
 
-def parse_message(raw: str) -> dict[str, Any]:
+def error_message(error: str) -> Message:
+    """The ``error`` the server sends back to the client that broke the protocol."""
+    return {"type": "error", "error": error}
+
+
+def parse_message(raw: str) -> Message:
     """Validate one client message and return it as a dict, or raise ``ProtocolError``."""
     if len(raw) > MAX_MESSAGE_CHARS:
         raise ProtocolError(f"message is longer than {MAX_MESSAGE_CHARS} characters")
@@ -52,9 +41,14 @@ def parse_message(raw: str) -> dict[str, Any]:
         raise ProtocolError("missing field 'type'")
     kind = message["type"]
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        expected = ", ".join(sorted(CLIENT_TYPES))
-        raise ProtocolError(f"unknown type {kind!r}; expected one of: {expected}")
-    for name, limit in CLIENT_TYPES[kind].items():
+        raise ProtocolError(f"unknown type {kind!r}; expected one of: {', '.join(sorted(CLIENT_TYPES))}")
+    check_fields(message, CLIENT_TYPES[kind])
+    return message
+
+
+def check_fields(message: Message, fields: dict[str, int]) -> None:
+    """Each field of ``fields`` is in ``message``: non-empty text, not too long."""
+    for name, limit in fields.items():
         if name not in message:
             raise ProtocolError(f"missing field {name!r}")
         value = message[name]
@@ -64,9 +58,3 @@ def parse_message(raw: str) -> dict[str, Any]:
             raise ProtocolError(f"field {name!r} must not be empty")
         if len(value) > limit:
             raise ProtocolError(f"field {name!r} is longer than {limit} characters")
-    return message
-
-
-def error_message(error: str) -> dict[str, str]:
-    """The ``error`` message the server sends back to the client that broke the protocol."""
-    return {"type": "error", "error": error}

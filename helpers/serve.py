@@ -1,38 +1,109 @@
-"""The workbook's ``npm start``: ``python -m helpers.serve --stage NAME [--host H] [--port N]``.
+"""The workbook's ``npm start``: ``python -m helpers.serve --stage NAME [OPTIONS] [--host H] [--port N]``.
 
 Runs the same stage code the notebooks teach, prints the server log to the terminal
 (``Listening at port 3000``, ``ws got: hi``, ...), and exits cleanly on Ctrl-C or SIGTERM.
+Every parameter of a stage's ``make_app`` is an option here, named after it:
+``make_app(except_self=True)`` is ``--except-self``, ``make_app(db="chat.db")`` is
+``--db chat.db``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import signal
 import sys
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from helpers.app import LOG
 from helpers.lifecycle import DEFAULT_PORT, PortInUseError, start_server, stop_server
-from helpers.stages import STAGES
+from helpers.stages import DESCRIPTIONS, STAGES
+
+__all__ = ["Option", "main", "parse_args", "stage_options"]
+
+OPTION_HELP = {
+    "except_self": "leave the sender out of each message it sends to everyone",
+    "cors_allowed_origins": "origins whose pages may connect, e.g. http://localhost:5173 "
+    "(default: this server's own; a list replaces it, so list this server too)",
+    "db": "SQLite file that keeps the chat's messages across restarts (default: in memory)",
+}
+"""What each ``make_app`` parameter does, for ``--help``."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """A ``make_app`` parameter as a command-line option."""
+
+    name: str  # the parameter: cors_allowed_origins
+    kind: str  # "flag", "text", "number" or "list"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def stage_options(make_app: Callable[..., Any]) -> list[Option]:
+    """The options of a stage: one per parameter of its ``make_app``, typed by its hint."""
+    hints = typing.get_type_hints(make_app)
+    options = []
+    for name in inspect.signature(make_app).parameters:
+        hint = hints[name]
+        if hint is bool:
+            kind = "flag"
+        elif hint is str:
+            kind = "text"
+        elif hint is int:
+            kind = "number"
+        elif list[str] in typing.get_args(hint):
+            kind = "list"
+        else:
+            raise TypeError(f"{make_app.__module__}.make_app({name}: {hint}) has no command-line form")
+        options.append(Option(name, kind))
+    return options
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m helpers.serve", description=__doc__.split("\n")[0])
+    """``--stage``, ``--host``, ``--port``, and the chosen stage's options (in ``args.options``)."""
+    stages_help = "\n".join(f"  {name:18} {DESCRIPTIONS[name]}" for name in STAGES)
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.serve",
+        description="Run one stage of the workbook's server, as `npm start` runs the original's.",
+        epilog=f"stages:\n{stages_help}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--stage", choices=list(STAGES), default="static", help="which server to run")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument(
-        "--except-self", action="store_true", help="broadcast stage: leave the sender out"
-    )
+    owners: dict[Option, list[str]] = {}
+    for stage, make_app in STAGES.items():
+        for option in stage_options(make_app):
+            owners.setdefault(option, []).append(stage)
+    for option, stages in owners.items():
+        help_text = f"{OPTION_HELP[option.name]} [stages: {', '.join(stages)}]"
+        kwargs: dict[str, Any] = {"dest": option.name, "default": argparse.SUPPRESS, "help": help_text}
+        if option.kind == "flag":
+            kwargs["action"] = "store_true"
+        elif option.kind == "list":
+            kwargs.update(nargs="+", metavar="ORIGIN")
+        elif option.kind == "number":
+            kwargs["type"] = int
+        parser.add_argument(option.flag, **kwargs)
     args = parser.parse_args(argv)
-    if args.except_self and args.stage != "broadcast":
-        parser.error("--except-self only applies to --stage broadcast")
+    given = {option: getattr(args, option.name) for option in owners if hasattr(args, option.name)}
+    for option in given:
+        if args.stage not in owners[option]:
+            takers = ", ".join(owners[option])
+            parser.error(f"{option.flag} is not an option of --stage {args.stage} (it is of: {takers})")
+    args.options = {option.name: value for option, value in given.items()}
     return args
 
 
 async def serve(args: argparse.Namespace) -> None:
-    options = {"except_self": True} if args.except_self else {}
-    app = STAGES[args.stage](**options)
+    app = STAGES[args.stage](**args.options)
     app_log = app.get(LOG)
     if app_log is not None:
         app_log.echo = True

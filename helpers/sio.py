@@ -1,26 +1,27 @@
 """Socket.IO on the workbook's server: a python-socketio ``AsyncServer`` on the app of ``chat_app()``.
 
-Node's ``socket.io`` attaches to Express's HTTP server; here ``socketio_app()`` attaches an
-``AsyncServer`` to the aiohttp app that serves ``public/``, at the default path
-``/socket.io/``, and adds what a notebook needs around it:
+Node's ``socket.io`` attaches to Express's HTTP server; here an ``AsyncServer`` attaches to
+the aiohttp app that serves ``public/``, at the default path ``/socket.io/`` (notebook 07
+builds it by hand; ``socketio_app()`` does the same for the later stages), and
+``add_socketio_plumbing`` adds what a notebook needs around it:
 
-- the server's own log lines (e.g. "... is not an accepted origin") go to the app's ``LOG``,
-  never to stderr, where they would land in a random cell;
-- ``guard(log)`` makes an event handler safe against whatever a client sends: wrong
-  arguments and ``Refused`` are answered ``{"error": ...}``, a crash is recorded in the log;
-- the browser client is served from the pinned npm package at ``/vendor/socket.io/``
+- ``app[SIO]``: the server, where a handler finds it to emit;
+- the browser client served from the pinned npm package at ``/vendor/socket.io/``
   (python-socketio does not serve ``/socket.io/socket.io.js`` as Node's socket.io does);
 - stopping the server disconnects every client first, so ``stop_server()`` stays quick.
 
+Event handlers take the app first, ``handler(app, sid, *arguments)``, so that a handler at
+module level finds the stage's state under the app's keys, as an aiohttp handler does through
+``request.app``. ``on_events`` registers them, each behind ``guard``: whatever a client
+sends is refused with ``{"error": ...}`` or recorded in the log, never a silent crash.
+
 Typical use, in a stage module::
 
-    app, sio = socketio_app()
-    guarded = guard(app[LOG])
+    async def chat_message(app, sid, msg):
+        await app[SIO].emit("chat message", msg)
 
-    @sio.on("chat message")
-    @guarded
-    async def chat_message(sid, msg):
-        await sio.emit("chat message", msg)
+    app, sio = socketio_app()
+    on_events(app, {"chat message": chat_message})
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import asyncio
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from functools import wraps
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,12 @@ __all__ = [
     "CLIENT_DIST",
     "CLIENT_VERSION",
     "SIO",
+    "EventHandler",
     "Refused",
+    "add_socketio_plumbing",
     "guard",
     "hide_ids",
+    "on_events",
     "quiet_logger",
     "socketio_app",
 ]
@@ -69,7 +73,7 @@ Origins = list[str] | Callable[[str], bool] | None
 def socketio_app(
     *, cors_allowed_origins: Origins = None, always_connect: bool = False
 ) -> tuple[web.Application, socketio.AsyncServer]:
-    """``chat_app()`` plus a Socket.IO server at ``/socket.io/``; returns both.
+    """``chat_app()`` plus a Socket.IO server at ``/socket.io/``, as notebook 07 builds it; returns both.
 
     ``cors_allowed_origins=None`` (the default) accepts pages from this server only. Give a
     list of exact origins to accept others too; never ``'*'`` (anyone) nor ``[]`` (which
@@ -86,6 +90,12 @@ def socketio_app(
         engineio_logger=log.logger("engine.io"),
     )
     sio.attach(app)  # GET/POST/OPTIONS at /socket.io/
+    add_socketio_plumbing(app, sio)
+    return app, sio
+
+
+def add_socketio_plumbing(app: web.Application, sio: socketio.AsyncServer) -> web.Application:
+    """Keep ``sio`` at ``app[SIO]``, serve the browser client, and say goodbye quickly at stop."""
     # engine.io's websockets join the app's SOCKETS, which a stop closes with 1001 (helpers.app)
     _track_websockets(sio)
     app[SIO] = sio
@@ -93,7 +103,29 @@ def socketio_app(
         app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
     app.on_startup.append(_monitor_again)
     app.on_shutdown.insert(0, _say_goodbye)  # before those websockets are closed
-    return app, sio
+    return app
+
+
+EventHandler = Callable[..., Awaitable[Any]]
+"""``handler(app, sid, *arguments)``; the catch-all ``"*"``: ``handler(app, event, sid, *arguments)``."""
+
+CONNECTION_EVENTS = ("connect", "disconnect")
+
+
+def on_events(app: web.Application, events: Mapping[str, EventHandler]) -> None:
+    """Register each ``events[name]`` on ``app[SIO]``: python-socketio's ``sio.on(name, ...)``, app first.
+
+    ``connect`` (``app, sid, environ, auth``) and ``disconnect`` (``app, sid, reason``) are
+    registered as they are; every other event behind ``guard``. ``"*"`` catches the events
+    that have no handler of their own. Registering an event again replaces its handler, on a
+    running server too: the next event already goes to the new one.
+    """
+    sio, log = app[SIO], app[LOG]
+    for event, handler in events.items():
+        if event in CONNECTION_EVENTS:
+            sio.on(event, partial(handler, app))
+        else:
+            sio.on(event, guard(log, event, handler, app))
 
 
 async def _monitor_again(app: web.Application) -> None:
@@ -155,47 +187,46 @@ class Refused(ValueError):
     """A request the server won't do; its text goes back in the acknowledgement."""
 
 
-Handler = Callable[..., Awaitable[Any]]
+def guard(log: ServerLog, event: str, handler: EventHandler, app: web.Application) -> Callable:
+    """``handler`` made safe against whatever a client sends, as python-socketio calls it.
 
+    python-socketio calls ``handler(sid, *arguments)`` with whatever the client emitted, in a
+    task of its own. Unguarded, an exception there ends that task: the client gets no answer,
+    nothing reaches the server log, and the only trace is asyncio's "Task exception was never
+    retrieved" on stderr, whenever the task is collected (in a notebook: in some random cell).
+    Guarded, ``handler(app, sid, *arguments)`` runs and
 
-def guard(log: ServerLog) -> Callable[[Handler], Handler]:
-    """A decorator for event handlers: no input a client can send crashes one unseen.
-
-    Socket.IO calls ``handler(sid, *arguments)`` with whatever the client emitted, and an
-    exception there would only end a background task: no answer, nothing in the log. Guarded,
-
-    - arguments the handler can't take, or a ``Refused("why")`` it raises, are answered
-      ``{"error": ...}`` and logged as ``Refused ...``;
+    - arguments it can't take, or a ``Refused("why")`` it raises, are answered
+      ``{"error": ...}`` and logged as ``Refused "event": ...``;
     - any other exception is recorded in ``log`` (shown at the top of the next cell) and
       answered ``{"error": "internal server error"}``.
 
     The answer is the acknowledgement, sent only when the client asked for one.
     """
+    catch_all = event == "*"
+    signature = inspect.signature(handler)
+    leading = 3 if catch_all else 2  # app, (event,) sid
+    params = list(signature.parameters.values())[leading:]
+    names = [f"*{p.name}" if p.kind is p.VAR_POSITIONAL else p.name for p in params]
+    takes = f"({', '.join(names)})" if names else "no arguments"
 
-    def decorate(handler: Handler) -> Handler:
-        signature = inspect.signature(handler)
-        params = list(signature.parameters.values())[1:]  # after the sid
-        names = [f"*{p.name}" if p.kind is p.VAR_POSITIONAL else p.name for p in params]
-        usage = f"{handler.__name__}({', '.join(names)})"
-
-        @wraps(handler)
-        async def guarded(sid: str, *args: Any) -> Any:
+    @wraps(handler)
+    async def guarded(*args: Any) -> Any:
+        name = f'"{args[0] if catch_all and args else event}"'
+        try:
             try:
-                try:
-                    signature.bind(sid, *args)
-                except TypeError:
-                    raise Refused(f"wrong arguments for {usage}") from None
-                return await handler(sid, *args)
-            except Refused as refused:
-                log(f"Refused {handler.__name__}: {refused}")
-                return {"error": str(refused)}
-            except Exception as exc:
-                log.error(f"Socket.IO handler {handler.__name__}", exc)
-                return {"error": "internal server error"}
+                signature.bind(app, *args)
+            except TypeError:
+                raise Refused(f"wrong arguments: {name} takes {takes}") from None
+            return await handler(app, *args)
+        except Refused as refused:
+            log(f"Refused {name}: {refused}")
+            return {"error": str(refused)}
+        except Exception as exc:
+            log.error(f"Socket.IO handler for {name}", exc)
+            return {"error": "internal server error"}
 
-        return guarded
-
-    return decorate
+    return guarded
 
 
 def quiet_logger(name: str = "socket.io client") -> logging.Logger:

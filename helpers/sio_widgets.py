@@ -203,8 +203,11 @@ class SocketIOChatClient(SocketIOClient):
             await self.sio.emit("typing", is_typing)
 
     async def private(self, to: str, text: str) -> bool:
+        """Send ``text`` to ``to`` alone; shown once the server took it, else its error."""
+        if await self.request("private message", to, text) is None:
+            return False
         self.log(f"You to {to}: {text}")
-        return await self.request("private message", to, text) is not None
+        return True
 
     async def join(self, room: str) -> bool:
         answer = await self.request("join", room)
@@ -219,8 +222,11 @@ class SocketIOChatClient(SocketIOClient):
         return answer is not None
 
     async def to_room(self, room: str, text: str) -> bool:
+        """Send ``text`` to ``room``'s members; shown once the server took it, else its error."""
+        if await self.request("room message", room, text) is None:
+            return False
         self.log(f"You [{room}]: {text}")
-        return await self.request("room message", room, text) is not None
+        return True
 
     async def request(self, event: str, *args: Any, retries: int = 0) -> dict | None:
         """Emit ``event`` and wait for its acknowledgement; ``None`` (and a log line) if refused.

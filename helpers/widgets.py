@@ -222,6 +222,7 @@ class JsonChatClient(ChatClient):
 
 JSON_LINES = {
     "chat": "{nick}: {text}",
+    "me": "* {nick} {text}",
     "join": "* {nick} joined",
     "leave": "* {nick} left",
     "rename": "* {old} is now {nick}",

@@ -66,16 +66,16 @@ def nothing_on_stderr(capfd, caplog):
     assert capfd.readouterr().err == ""
 
 
-WRONG_CHAT_MESSAGE = "wrong arguments for chat_message(text, client_offset)"
+WRONG_CHAT_MESSAGE = 'wrong arguments: "chat message" takes (text, client_offset)'
 CHAT_STAGE_BAD_FRAMES = [
-    ('421["who",1]', {"error": "wrong arguments for who()"}),
+    ('421["who",1]', {"error": 'wrong arguments: "who" takes no arguments'}),
     ('421["chat message","hi","c-1","x"]', {"error": WRONG_CHAT_MESSAGE}),
     ('421["chat message"]', {"error": "text must be non-empty text"}),
     ('421["chat message",{"text":"hi"}]', {"error": "text must be non-empty text"}),
     ('421["nick"]', {"error": "nickname must be non-empty text"}),
-    ('421["join","#a","#b"]', {"error": "wrong arguments for join(room)"}),
+    ('421["join","#a","#b"]', {"error": 'wrong arguments: "join" takes (room)'}),
     ('421["private message"]', {"error": "nickname must be non-empty text"}),
-    ('421["typing",true,false]', {"error": "wrong arguments for typing(is_typing)"}),
+    ('421["typing",true,false]', {"error": 'wrong arguments: "typing" takes (is_typing)'}),
     ('42["chat message","hi","c-1","x"]', None),  # no acknowledgement asked: nothing comes back
     ('42["who",1]', None),
 ]
@@ -119,11 +119,11 @@ async def test_a_bad_frame_on_the_basic_stage_is_refused_and_the_chat_goes_on(
         assert await bob.connect(server.url)
         async with raw_socketio(server) as raw:
             if frame.startswith("421"):
-                wrong = "wrong arguments for chat_message(msg, *later_steps)"
+                wrong = 'wrong arguments: "chat message" takes (msg, client_offset)'
                 assert await raw.ack(frame, 1) == [{"error": wrong}]
             else:
                 await raw.ws.send(frame)
-            await server.log.wait_for("Refused chat_message")
+            await server.log.wait_for('Refused "chat message"')
             await raw.ws.send('42["chat message","still here"]')
             await bob.wait_for("chat message: still here")
         assert server.log.errors == []
@@ -152,7 +152,7 @@ async def test_a_failing_handler_is_recorded_and_answered_and_the_chat_goes_on(
             assert await raw.ack('422["chat message","lost?","raw-1"]', 2) == [{"id": 1}]  # a retry
             await bob.wait_for("raw: lost?")
         assert [error.summary for error in server.log.errors] == [
-            "Error in Socket.IO handler chat_message: RuntimeError: disk on fire"
+            'Error in Socket.IO handler for "chat message": RuntimeError: disk on fire'
         ]
     finally:
         await bob.disconnect()

@@ -11,9 +11,10 @@ import pytest
 import websockets
 from aiohttp import web
 
-from helpers.app import BINARY_REFUSED, SOCKETS, broadcast
+from helpers.app import BINARY_REFUSED, SOCKETS
 from helpers.stages import broadcast as broadcast_stage
 from helpers.stages import echo, json_chat, receive
+from helpers.stages.broadcast import broadcast
 
 
 async def recv(ws: websockets.ClientConnection) -> str:

@@ -1,14 +1,25 @@
-"""The server stages, one small module each, in the order the notebooks teach them.
+"""The server stages, one module each, in the order the notebooks teach them.
 
-``STAGES`` maps a stage name (``python -m helpers.serve --stage NAME``) to the function
-that builds its aiohttp app: the very function the notebooks call and the tests drive.
+``STAGES`` maps a stage name (``python -m helpers.serve --stage NAME``) to the ``make_app``
+that builds its aiohttp app: the very function the notebooks write in their cells (the
+modules are exported from them, see ``tools/export.py``) and the tests drive. Every
+parameter of a ``make_app`` is an option of the command line.
 """
 
 from collections.abc import Callable
 
 from aiohttp import web
 
-from helpers.stages import broadcast, echo, json_chat, receive, socketio_basic, socketio_chat, static
+from helpers.stages import (
+    broadcast,
+    echo,
+    json_chat,
+    receive,
+    socketio_basic,
+    socketio_chat,
+    socketio_features,
+    static,
+)
 
 STAGES: dict[str, Callable[..., web.Application]] = {
     "static": static.make_app,
@@ -17,5 +28,18 @@ STAGES: dict[str, Callable[..., web.Application]] = {
     "broadcast": broadcast.make_app,
     "json": json_chat.make_app,
     "socketio": socketio_basic.make_app,
+    "socketio-features": socketio_features.make_app,
     "socketio-chat": socketio_chat.make_app,
 }
+
+DESCRIPTIONS = {
+    "static": "serve public/ (notebook 01)",
+    "receive": "log each websocket message (notebook 03)",
+    "echo": "send each message back (notebook 04)",
+    "broadcast": "send each message to every client (notebook 05)",
+    "json": "a chat with nicknames over a JSON protocol (notebook 06)",
+    "socketio": "the official Socket.IO tutorial's chat (notebook 07)",
+    "socketio-features": "its homework: nicknames, typing, who, private messages, rooms (notebook 08)",
+    "socketio-chat": "all of that, with messages stored and replayed (notebook 09)",
+}
+"""What each stage is, for ``--help``."""

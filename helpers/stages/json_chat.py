@@ -1,65 +1,73 @@
-"""Stage ``json``: a chat with nicknames over the JSON protocol of ``helpers.protocol``.
-
-Every message is validated; a bad one gets an ``error`` to its sender only, and the chat
-goes on for everyone.
-"""
+# Exported from notebooks/06-json-protocol.ipynb by `make export`: the cells marked
+# `#| export stages.json_chat`. Edit those cells, not this file (tests/test_export.py checks).
+"""The code of notebook 06, "A JSON protocol", as the workbook runs it."""
 
 import json
-from typing import Any
 
 from aiohttp import web
 
-from helpers.app import LOG, SOCKETS, broadcast, chat_app, text_messages, websocket_session
-from helpers.protocol import ProtocolError, error_message, parse_message
+from helpers.app import ACTIONS, LOG, SOCKETS, chat_app, on_messages, text_messages, websocket_session
+from helpers.protocol import Message, ProtocolError, error_message, parse_message
+from helpers.stages.broadcast import broadcast
 
 NICKS = web.AppKey("nicks", dict[web.WebSocketResponse, str])
 
-
-async def json_chat(request: web.Request) -> web.StreamResponse:
-    log, nicks = request.app[LOG], request.app[NICKS]
-    refuse_binary = json.dumps(error_message("binary frames are not supported; send JSON text"))
-    async with websocket_session(request) as ws:
-        try:
-            async for data in text_messages(ws, log, binary_reply=refuse_binary):
-                try:
-                    message = parse_message(data)
-                    await handle(request.app, ws, message)
-                except ProtocolError as error:
-                    log(f"Refused: {error}")
-                    await ws.send_json(error_message(str(error)))
-        finally:
-            if ws in nicks:
-                await tell_everyone(request.app, {"type": "leave", "nick": nicks.pop(ws)})
-    return ws
+REFUSE_BINARY = json.dumps(error_message("binary frames are not supported; send JSON text"))
 
 
-async def handle(app: web.Application, ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
-    """Act on one valid message; raise ``ProtocolError`` for a message that can't be done."""
-    nicks = app[NICKS]
-    if message["type"] == "nick":
-        nick, old = message["nick"].strip(), nicks.get(ws)
-        if nick != old and nick in nicks.values():
-            raise ProtocolError(f"nickname {nick!r} is taken")
-        nicks[ws] = nick
-        if old is None:
-            await tell_everyone(app, {"type": "join", "nick": nick})
-        else:
-            await tell_everyone(app, {"type": "rename", "old": old, "nick": nick})
-    elif message["type"] == "chat":
-        if ws not in nicks:
-            raise ProtocolError('choose a nickname first: {"type": "nick", "nick": "..."}')
-        await tell_everyone(app, {"type": "chat", "nick": nicks[ws], "text": message["text"]})
-    elif message["type"] == "users":
-        await ws.send_json({"type": "users", "users": sorted(nicks.values())})
-
-
-async def tell_everyone(app: web.Application, message: dict[str, Any]) -> None:
+async def tell_everyone(app: web.Application, message: Message) -> None:
+    """Send ``message`` to every client, as JSON, and log how many got it."""
     clients = app[SOCKETS]
     sent = await broadcast(clients, json.dumps(message))
     app[LOG](f"Broadcasted {message['type']} to {sent} ({len(clients)}) clients.")
 
 
+async def on_nick(app: web.Application, ws: web.WebSocketResponse, message: Message) -> None:
+    """Choose or change a nickname; everyone hears ``join`` or ``rename``."""
+    nicks, nick = app[NICKS], message["nick"].strip()
+    old = nicks.get(ws)
+    if nick != old and nick in nicks.values():
+        raise ProtocolError(f"nickname {nick!r} is taken")
+    nicks[ws] = nick
+    if old is None:
+        await tell_everyone(app, {"type": "join", "nick": nick})
+    else:
+        await tell_everyone(app, {"type": "rename", "old": old, "nick": nick})
+
+
+async def on_chat(app: web.Application, ws: web.WebSocketResponse, message: Message) -> None:
+    """Say ``text`` to everyone, under the sender's nickname."""
+    if ws not in app[NICKS]:
+        raise ProtocolError('choose a nickname first: {"type": "nick", "nick": "..."}')
+    await tell_everyone(app, {"type": "chat", "nick": app[NICKS][ws], "text": message["text"]})
+
+
+async def on_users(app: web.Application, ws: web.WebSocketResponse, message: Message) -> None:
+    """Tell the asker, and only the asker, who is online."""
+    await ws.send_json({"type": "users", "users": sorted(app[NICKS].values())})
+
+
+async def json_chat(request: web.Request) -> web.WebSocketResponse:
+    """Parse each message and act on it; a broken one gets an ``error``, to its sender only."""
+    app = request.app
+    async with websocket_session(request) as ws:
+        try:
+            async for data in text_messages(ws, app[LOG], binary_reply=REFUSE_BINARY):
+                try:
+                    message = parse_message(data)
+                    await app[ACTIONS][message["type"]](app, ws, message)
+                except ProtocolError as error:
+                    app[LOG](f"Refused: {error}")
+                    await ws.send_json(error_message(str(error)))
+        finally:
+            if ws in app[NICKS]:
+                await tell_everyone(app, {"type": "leave", "nick": app[NICKS].pop(ws)})
+    return ws
+
+
 def make_app() -> web.Application:
+    """The pages of notebook 1, and ``json_chat`` for websocket upgrades at ``/``."""
     app = chat_app(websocket=json_chat)
     app[NICKS] = {}
+    on_messages(app, {"nick": on_nick, "chat": on_chat, "users": on_users})
     return app

@@ -14,6 +14,7 @@ const message = document.getElementById('message')
 export function describe (msg) {
   switch (msg.type) {
     case 'chat': return `${msg.nick}: ${msg.text}`
+    case 'me': return `* ${msg.nick} ${msg.text}`
     case 'join': return `* ${msg.nick} joined`
     case 'leave': return `* ${msg.nick} left`
     case 'rename': return `* ${msg.old} is now ${msg.nick}`

@@ -145,10 +145,9 @@ element('chat').addEventListener('submit', async (event) => {
     show(`You said: ${text}`) // at once: the server does not send it back to us
     await deliver(text)
   } else if (target.startsWith('#')) {
-    show(`You [${target}]: ${text}`)
-    await request('room message', target, text)
-  } else {
+    // shown once the server took it: a refusal ("join '#tea' first") shows instead
+    if (await request('room message', target, text)) show(`You [${target}]: ${text}`)
+  } else if (await request('private message', target, text)) {
     show(`You to ${target}: ${text}`)
-    await request('private message', target, text)
   }
 })

@@ -1,0 +1,111 @@
+"""Write the student edition of the workbook (``make student``): solutions replaced by a stub.
+
+The committed notebooks are the teacher edition. Each exercise's solution sits between
+nbgrader's markers, in a cell marked as an nbgrader solution cell::
+
+    ### BEGIN SOLUTION
+    await ws.send_str(data.upper())
+    ### END SOLUTION
+
+This tool does to every notebook what nbgrader's ``ClearSolutions`` preprocessor does
+(``nbgrader generate_assignment``), so a course that uses nbgrader gets the same result from
+the same notebooks: each region becomes the stub, indented like its ``BEGIN`` line,
+
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+(``YOUR ANSWER HERE`` in a markdown cell), a solution cell without a region becomes the stub
+whole, and a region outside a solution cell is an error. Outputs and execution counts are
+cleared, so the student runs every cell. The edition goes to ``student/`` (ignored by git).
+
+Typical use::
+
+    python tools/student_edition.py                 # notebooks/*.ipynb -> student/
+    python tools/student_edition.py --out /tmp/s    # elsewhere
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["CODE_STUB", "TEXT_STUB", "clear_solutions", "student_notebook", "write_edition"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+"""nbgrader's ``ClearSolutions.code_stub`` for Python."""
+
+TEXT_STUB = "YOUR ANSWER HERE"
+"""nbgrader's ``ClearSolutions.text_stub``."""
+
+BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
+
+
+def is_solution_cell(cell: nbformat.NotebookNode) -> bool:
+    """nbgrader's own test: ``metadata.nbgrader.solution`` is true."""
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
+
+
+def clear_solutions(source: str, stub: str) -> tuple[str, bool]:
+    """``source`` with each solution region replaced by ``stub``; and whether there was one."""
+    lines, in_solution, replaced = [], False, False
+    for line in source.split("\n"):
+        if BEGIN in line:
+            if in_solution:
+                raise ValueError(f"nested {BEGIN!r} in:\n{source}")
+            in_solution = replaced = True
+            indent = re.match(r"\s*", line).group(0)
+            lines.extend(indent + stub_line for stub_line in stub.split("\n"))
+        elif END in line:
+            in_solution = False
+        elif not in_solution:
+            lines.append(line)
+    if in_solution:
+        raise ValueError(f"no {END!r} after {BEGIN!r} in:\n{source}")
+    return "\n".join(lines), replaced
+
+
+def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of a teacher notebook with its solutions cleared and its outputs removed."""
+    student = nbformat.from_dict(notebook)
+    for index, cell in enumerate(student.cells):
+        stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
+        cell.source, replaced = clear_solutions(cell.source, stub)
+        if replaced and not is_solution_cell(cell):
+            raise ValueError(f"cell {index} has a solution region but is not an nbgrader solution cell")
+        if is_solution_cell(cell) and not replaced:
+            cell.source = stub
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    student.metadata.pop("widgets", None)
+    return student
+
+
+def write_edition(notebooks: list[Path], out: Path) -> list[Path]:
+    """Write the student edition of each notebook into ``out``; return the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        target = out / path.name
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tools/student_edition.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "student", help="folder (default student/)")
+    args = parser.parse_args(argv)
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    for path in write_edition(notebooks, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
