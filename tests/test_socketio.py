@@ -13,7 +13,7 @@ import websockets
 from helpers.lifecycle import stop_server
 from helpers.sio import CLIENT_DIST, SIO, hide_ids
 from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
-from helpers.stages import STAGES, socketio_basic, socketio_chat
+from helpers.stages import socketio_basic, socketio_chat
 from helpers.widgets import transcript
 
 
@@ -32,11 +32,6 @@ async def clients():
     yield _clients
     for client in made:
         await client.disconnect()
-
-
-def test_both_stages_are_registered():
-    assert STAGES["socketio"] is socketio_basic.make_app
-    assert STAGES["socketio-chat"] is socketio_chat.make_app
 
 
 async def test_chat_message_goes_to_everyone_the_sender_too(serve, clients):

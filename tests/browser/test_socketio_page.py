@@ -100,11 +100,12 @@ async def test_a_script_sent_over_socketio_is_shown_as_text_and_never_runs(
     assert pages.errors == []
 
 
-async def test_pages_chat_on_the_socketio_chat_stage_and_show_a_script_as_text(
-    socketio_client_bundle, stage, pages
+@pytest.mark.parametrize("name", ["socketio-features", "socketio-chat"])
+async def test_pages_chat_on_the_chat_stages_and_show_a_script_as_text(
+    socketio_client_bundle, stage, pages, name
 ):
-    """The full chat stage (nicknames, acks, offsets) answers every event the page emits."""
-    server = await stage("socketio-chat")
+    """The chat stages of notebooks 08 and 09 answer every event the page emits."""
+    server = await stage(name)
     ada = await pages.open(server.url + "socketio.html")
     bob = await pages.open(server.url + "socketio.html")
     for page in (ada, bob):
@@ -117,6 +118,10 @@ async def test_pages_chat_on_the_socketio_chat_stage_and_show_a_script_as_text(
     for page in (ada, bob):
         assert await page.evaluate("window.xssRan") is None
         assert await page.locator("img, b").count() == 0
+    await bob.fill("#to", "#tea")
+    await say(bob, "not a member")  # refused: the page shows the error, not the line as sent
+    await expect(bob.locator("#output")).to_have_value(log_line("Error: join '#tea' first"))
+    assert "You [#tea]" not in await bob.locator("#output").input_value()
     assert pages.errors == []
 
 

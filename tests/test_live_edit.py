@@ -1,0 +1,80 @@
+"""Editing a cell changes the running server: no file to edit, no kernel restart.
+
+A real kernel runs a notebook as a student would; then an exported cell is edited and run
+again, with the cell that starts the server (04) or the one that adds the handler to the
+running server (08), and a real client sees the new behaviour.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+
+
+class Kernel:
+    """A notebook's cells run one by one in a fresh kernel, as a student runs them."""
+
+    def __init__(self, name: str) -> None:
+        (path,) = NOTEBOOKS.glob(f"{name}-*.ipynb")
+        self.notebook = nbformat.read(path, as_version=4)
+        resources = {"metadata": {"path": str(NOTEBOOKS)}}
+        self.client = NotebookClient(self.notebook, kernel_name="python3", timeout=60, resources=resources)
+
+    def index(self, starting: str) -> int:
+        return next(i for i, c in enumerate(self.notebook.cells) if c.source.startswith(starting))
+
+    async def run(self, source: str) -> str:
+        """Run ``source`` as a new cell; its printed output (an error fails the test)."""
+        cell = nbformat.v4.new_code_cell(source)
+        self.notebook.cells.append(cell)
+        await self.client.async_execute_cell(cell, len(self.notebook.cells) - 1)
+        return "".join(output.get("text", "") for output in cell.outputs)
+
+    async def run_cells(self, stop: int) -> None:
+        for index, cell in enumerate(self.notebook.cells[:stop]):
+            if cell.cell_type == "code":
+                await self.client.async_execute_cell(cell, index)
+
+
+async def test_an_edited_handler_serves_after_its_cell_and_the_start_cell_run_again():
+    kernel = Kernel("04")
+    async with kernel.client.async_setup_kernel():
+        start = kernel.index("server = await start_server(make_app())")
+        await kernel.run_cells(start + 1)
+        probe = (
+            "import websockets\n"
+            "async with websockets.connect(server.ws_url) as ws:\n"
+            "    await ws.send('abc')\n"
+            "    print(await asyncio.wait_for(ws.recv(), 3))"
+        )
+        assert await kernel.run(probe) == "abc\n"
+        handler = kernel.index("#| export stages.echo\nasync def echo")
+        edited = kernel.notebook.cells[handler].source.replace("ws.send_str(data)", "ws.send_str(data[::-1])")
+        assert await kernel.run(edited) == ""
+        assert (await kernel.run(kernel.notebook.cells[start].source)).startswith("Listening at port ")
+        assert await kernel.run(probe) == "cba\n"
+        await kernel.run("await stop_server()")
+
+
+async def test_an_edited_socketio_handler_serves_at_once_on_the_running_server():
+    kernel = Kernel("08")
+    async with kernel.client.async_setup_kernel():
+        typing_demo = kernel.index('on_events(server.app, {"typing": typing})')
+        await kernel.run_cells(typing_demo + 1)
+        handler = kernel.index("#| export stages.socketio_features\nasync def typing")
+        edited = kernel.notebook.cells[handler].source.replace(
+            "(nick_of(app, sid), bool(is_typing))", '(nick_of(app, sid).upper(), bool(is_typing))'
+        )
+        await kernel.run(edited)
+        await kernel.run('on_events(server.app, {"typing": typing})')
+        out = await kernel.run(
+            "await bob.typing(True)\n"
+            'await alice.wait_for("* BOB is typing...")\n'
+            "print(alice.lines[-1])"
+        )
+        assert out == "* BOB is typing...\n"
+        await kernel.run("for client in clients:\n    await client.disconnect()\nawait stop_server()")
