@@ -78,3 +78,36 @@ async def test_an_edited_socketio_handler_serves_at_once_on_the_running_server()
         )
         assert out == "* BOB is typing...\n"
         await kernel.run("for client in clients:\n    await client.disconnect()\nawait stop_server()")
+
+
+async def test_a_behaviour_change_in_the_replay_changes_a_compared_output():
+    """The issue's reproduction: ``>`` made ``>=`` in the store's ``since`` was caught by nbval
+    only through displayed source text. Now a cell that runs the store shows the difference."""
+    kernel = Kernel("09")
+    async with kernel.client.async_setup_kernel():
+        demo = kernel.index("with MessageStore() as store:")
+        stored = "".join(output.get("text", "") for output in kernel.notebook.cells[demo].outputs)
+        store = kernel.index("#| export delivery\nclass MessageStore")
+        cell = kernel.notebook.cells[store]
+        assert "WHERE id > ?" in cell.source
+        cell.source = cell.source.replace("WHERE id > ?", "WHERE id >= ?")
+        await kernel.run_cells(demo)
+        assert await kernel.run(kernel.notebook.cells[demo].source) != stored
+        await kernel.run("await stop_server()")
+
+
+def test_no_stored_output_compares_the_server_code():
+    """A new comment in an exported cell changes no stored output: nbval compares behaviour."""
+    code_lines = set()
+    notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and cell.source.startswith("#| export"):
+                lines = (line.strip() for line in cell.source.splitlines()[1:])
+                code_lines |= {line for line in lines if len(line) > 20}
+    assert len(code_lines) > 100
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                shown = str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                assert not [line for line in code_lines if line in shown], (path.name, cell.source)
