@@ -28,9 +28,11 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 # JupyterLab on loopback; as root (containers, this kind of machine) it needs --allow-root.
+# `make lab LAB_DIR=student` opens the student edition (after `make student`).
 LAB_ARGS ?=
+LAB_DIR ?= notebooks
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+	$(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) --ServerApp.ip=127.0.0.1 \
 		$$([ "$$(id -u)" -eq 0 ] && echo --allow-root) $(LAB_ARGS)
 
 lint: setup
