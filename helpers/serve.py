@@ -51,7 +51,7 @@ def stage_options(make_app: Callable[..., Any]) -> list[Option]:
     hints = typing.get_type_hints(make_app)
     options = []
     for name in inspect.signature(make_app).parameters:
-        hint = hints[name]
+        hint = hints.get(name)
         if hint is bool:
             kind = "flag"
         elif hint is str:
@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help_text = f"{OPTION_HELP[option.name]} [stages: {', '.join(stages)}]"
         kwargs: dict[str, Any] = {"dest": option.name, "default": argparse.SUPPRESS, "help": help_text}
         if option.kind == "flag":
-            kwargs["action"] = "store_true"
+            kwargs["action"] = argparse.BooleanOptionalAction  # --except-self, --no-except-self
         elif option.kind == "list":
             kwargs.update(nargs="+", metavar="ORIGIN")
         elif option.kind == "number":

@@ -122,6 +122,10 @@ def on_events(app: web.Application, events: Mapping[str, EventHandler]) -> None:
     """
     sio, log = app[SIO], app[LOG]
     for event, handler in events.items():
+        first = next(iter(inspect.signature(handler).parameters), None)
+        if first != "app":  # python-socketio's own style, handler(sid, ...), would be refused later
+            name = getattr(handler, "__name__", "handler")
+            raise TypeError(f"{name} must take the app first: async def {name}(app, sid, ...)")
         if event in CONNECTION_EVENTS:
             sio.on(event, partial(handler, app))
         else:

@@ -88,8 +88,10 @@ def test_the_check_command_fails_on_drift_and_make_export_repairs_it(tmp_path, m
         (lambda s: s + "\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION", "can't hold a solution"),
         (lambda s: s + '\n\n"""a docstring at the end"""', "ends with a string"),
         (lambda s: s.replace("#| export stages.echo", "#| export stages/echo"), "malformed directive"),
+        (lambda s: s.replace("#| export stages.echo", "#|export stages.echo"), "malformed directive"),
+        (lambda s: s + "\n\nawait asyncio.sleep(0)", "not module code: 'await' outside function"),
     ],
-    ids=["solution", "trailing string", "directive"],
+    ids=["solution", "trailing string", "directive", "nbdev's short form", "top-level await"],
 )
 def test_an_exported_cell_that_would_go_wrong_is_refused(tmp_path, change, complaint):
     path, notebook = copy_notebook(tmp_path, "04")
@@ -109,3 +111,16 @@ def test_an_import_below_the_definitions_it_imports_is_refused(tmp_path):
     nbformat.write(notebook, path)
     with pytest.raises(ValueError, match="imports from helpers.protocol after"):
         export.exported_cells([path])
+
+
+def test_a_module_whose_cells_are_gone_is_drift_and_export_removes_it(tmp_path, monkeypatch):
+    package = tmp_path / "helpers"
+    shutil.copytree(export.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    orphan = package / "stages" / "old_stage.py"
+    orphan.write_text(export.GENERATED + "99-gone.ipynb by `make export`\n")
+    monkeypatch.setattr(export, "PACKAGE", package)
+    monkeypatch.setattr(export, "ROOT", tmp_path)
+    assert "no notebook cell exports it any more" in export.drift(NOTEBOOKS)[orphan]
+    assert export.main([]) == 0
+    assert not orphan.exists()
+    assert (package / "stages" / "static.py").exists(), "a module written by hand is not touched"

@@ -80,6 +80,31 @@ async def test_an_edited_socketio_handler_serves_at_once_on_the_running_server()
         await kernel.run("for client in clients:\n    await client.disconnect()\nawait stop_server()")
 
 
+async def test_an_edited_connect_in_09_serves_after_its_cell_and_the_start_cell_run_again():
+    """The handler a notebook registers through ``EVENTS`` is the edited one, not the first."""
+    kernel = Kernel("09")
+    async with kernel.client.async_setup_kernel():
+        start = kernel.index("server = await start_server(make_app())")
+        await kernel.run_cells(start + 1)
+        handler = kernel.index("#| export stages.socketio_chat\nasync def connect")
+        edited = kernel.notebook.cells[handler].source.replace(
+            "    await welcome(app, sid, environ, auth)\n",
+            '    await welcome(app, sid, environ, auth)\n    app[LOG]("EDITED connect")\n',
+        )
+        assert edited != kernel.notebook.cells[handler].source
+        await kernel.run(edited)
+        await kernel.run(kernel.notebook.cells[start].source)
+        out = await kernel.run(
+            'ada = SocketIOChatClient("ada")\n'
+            "await ada.connect(server.url)\n"
+            'await server.log.wait_for("EDITED connect")\n'
+            "print(server.log.lines[-1])\n"
+            "await ada.disconnect()\n"
+            "await stop_server()"
+        )
+        assert out.splitlines()[0] == "EDITED connect"
+
+
 async def test_a_behaviour_change_in_the_replay_changes_a_compared_output():
     """The issue's reproduction: ``>`` made ``>=`` in the store's ``since`` was caught by nbval
     only through displayed source text. Now a cell that runs the store shows the difference."""

@@ -92,7 +92,7 @@ def test_the_server_code_is_in_short_editable_cells(path):
     exported = [cell.source for cell in code_cells(path) if cell.source.startswith("#| export")]
     assert len(exported) >= 2, "an imports cell and at least one cell of server code"
     longest = max(len(source.splitlines()) - 1 for source in exported)  # without the directive
-    assert longest <= 30, f"an exported cell of {longest} lines"
+    assert longest <= 25, f"an exported cell of {longest} lines"
     assert not any("show_source" in cell.source for cell in code_cells(path))
 
 

@@ -11,7 +11,7 @@ import socketio
 import websockets
 
 from helpers.lifecycle import stop_server
-from helpers.sio import CLIENT_DIST, SIO, hide_ids
+from helpers.sio import CLIENT_DIST, SIO, hide_ids, on_events
 from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
 from helpers.stages import socketio_basic, socketio_chat
 from helpers.widgets import transcript
@@ -256,3 +256,35 @@ def test_a_changed_python_engineio_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(engineio_aiohttp._async, "websocket", object)  # as if it had changed
     with pytest.raises(RuntimeError, match="python-engineio changed"):
         socketio_basic.make_app()
+
+
+async def test_on_events_adds_replaces_and_catches_all_on_a_running_server(serve, clients):
+    server = await serve(socketio_basic.make_app())
+    (alice,) = await clients(SocketIOClient, "alice", url=server.url)
+
+    async def add(app, sid, a, b):
+        return a + b
+
+    async def add_wrongly(app, sid, a, b):
+        return a - b
+
+    async def any_other(app, event, sid, *args):
+        return {"unknown": event, "args": list(args)}
+
+    on_events(server.app, {"add": add, "*": any_other})
+    assert await alice.sio.call("add", (2, 3), timeout=2) == 5
+    on_events(server.app, {"add": add_wrongly})  # the next event already goes to the new one
+    assert await alice.sio.call("add", (2, 3), timeout=2) == -1
+    assert await alice.sio.call("dance", ("tango",), timeout=2) == {"unknown": "dance", "args": ["tango"]}
+    wrong = await alice.sio.call("add", (1,), timeout=2)
+    assert wrong == {"error": 'wrong arguments: "add" takes (a, b)'}
+
+
+def test_on_events_refuses_a_handler_that_does_not_take_the_app_first():
+    app = socketio_basic.make_app()
+
+    async def shout(sid, text):  # python-socketio's own style
+        pass
+
+    with pytest.raises(TypeError, match=r"must take the app first: async def shout\(app, sid, \.\.\.\)"):
+        on_events(app, {"shout": shout})

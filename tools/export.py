@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 PACKAGE = ROOT / "helpers"
 
+GENERATED = "# Exported from notebooks/"
+"""How every exported module begins."""
+
 DIRECTIVE = re.compile(r"^#\| export (?P<module>[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)[ \t]*$")
 """The first line of an exported cell: ``#| export stages.echo``."""
 
@@ -54,23 +57,10 @@ def exported_cells(notebooks: list[Path]) -> dict[str, list[ExportedCell]]:
     for path in sorted(notebooks):
         notebook = nbformat.read(path, as_version=4)
         for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            first, _, rest = cell.source.partition("\n")
-            match = DIRECTIVE.match(first)
-            if match is None:
-                if first.startswith("#| export"):
-                    raise ValueError(f"{path.name} cell {index}: malformed directive {first!r}")
-                continue
-            if "BEGIN SOLUTION" in rest:
-                raise ValueError(f"{path.name} cell {index}: an exported cell can't hold a solution")
-            if _ends_with_a_string(rest):
-                raise ValueError(
-                    f"{path.name} cell {index}: ends with a string, which the notebook would show as "
-                    "the cell's output; make it a comment"
-                )
-            module = match["module"]
-            modules.setdefault(module, []).append(ExportedCell(path, index, module, rest.strip("\n")))
+            if cell.cell_type == "code":
+                exported = _exported(path, index, cell.source)
+                if exported is not None:
+                    modules.setdefault(exported.module, []).append(exported)
     _check_import_order(modules)
     for module, cells in modules.items():
         sources = {cell.notebook for cell in cells}
@@ -78,6 +68,29 @@ def exported_cells(notebooks: list[Path]) -> dict[str, list[ExportedCell]]:
             names = ", ".join(sorted(path.name for path in sources))
             raise ValueError(f"module {module} is exported from several notebooks: {names}")
     return modules
+
+
+def _exported(path: Path, index: int, source: str) -> ExportedCell | None:
+    """The cell as exported code, ``None`` if it isn't; ``ValueError`` if it can't be."""
+    first, _, rest = source.partition("\n")
+    match = DIRECTIVE.match(first)
+    where = f"{path.name} cell {index}"
+    if match is None:
+        if re.match(r"#\|\s*export", first):
+            raise ValueError(f"{where}: malformed directive {first!r}")
+        return None
+    try:
+        compile(rest, where, "exec")  # compile, not just parse: it refuses a top-level `await`
+    except SyntaxError as exc:  # a top-level `await`, say: fine in a cell, not in a module
+        raise ValueError(f"{where}: not module code: {exc.msg} (line {exc.lineno})") from None
+    if "BEGIN SOLUTION" in rest:
+        raise ValueError(f"{where}: an exported cell can't hold a solution")
+    if _ends_with_a_string(rest):
+        raise ValueError(
+            f"{where}: ends with a string, which the notebook would show as the cell's output; "
+            "make it a comment"
+        )
+    return ExportedCell(path, index, match["module"], rest.strip("\n"))
 
 
 def _check_import_order(modules: dict[str, list[ExportedCell]]) -> None:
@@ -124,7 +137,7 @@ def render(module: str, cells: list[ExportedCell]) -> str:
     notebook = cells[0].notebook
     title = _title(notebook)
     header = (
-        f"# Exported from notebooks/{notebook.name} by `make export`: the cells marked\n"
+        f"{GENERATED}{notebook.name} by `make export`: the cells marked\n"
         f"# `#| export {module}`. Edit those cells, not this file (tests/test_export.py checks).\n"
         f'"""The code of notebook {notebook.name[:2]}, "{title}", as the workbook runs it."""\n'
     )
@@ -144,7 +157,8 @@ def _gap(before: str, after: str) -> str:
 def drift(notebooks: list[Path]) -> dict[Path, str]:
     """Each module whose file differs from its cells, with a unified diff (file -> cells)."""
     differences = {}
-    for module, cells in exported_cells(notebooks).items():
+    modules = exported_cells(notebooks)
+    for module, cells in modules.items():
         path = module_path(module)
         wanted = render(module, cells)
         current = path.read_text() if path.exists() else ""
@@ -156,6 +170,10 @@ def drift(notebooks: list[Path]) -> dict[Path, str]:
                 tofile=f"{path.relative_to(ROOT)} (from notebooks/{cells[0].notebook.name})",
             )
             differences[path] = "".join(diff)
+    exported = {module_path(module) for module in modules}
+    for orphan in sorted(PACKAGE.rglob("*.py")):
+        if orphan not in exported and orphan.read_text().startswith(GENERATED):
+            differences[orphan] = f"{orphan.relative_to(ROOT)}: no notebook cell exports it any more\n"
     return differences
 
 
@@ -179,11 +197,15 @@ def main(argv: list[str] | None = None) -> int:
         for path, diff in differences.items():
             print(f"{path.relative_to(ROOT)} differs from its notebook cells:\n{diff}")
         return 1 if differences else 0
-    for module, cells in exported_cells(notebooks).items():
+    modules = exported_cells(notebooks)
+    for module, cells in modules.items():
         path = module_path(module)
         if path in differences:
             path.write_text(render(module, cells))
             print(f"wrote {path.relative_to(ROOT)}")
+    for path in set(differences) - {module_path(module) for module in modules}:
+        path.unlink()  # its cells are gone: so is the module
+        print(f"removed {path.relative_to(ROOT)}")
     return 0
 
 

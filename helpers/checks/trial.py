@@ -25,6 +25,7 @@ import html
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import Any
 
 from aiohttp import web
@@ -34,11 +35,13 @@ from helpers.lifecycle import RunningServer, open_server
 __all__ = [
     "CHECK_TIMEOUT",
     "WAIT",
+    "Emit",
     "LogCursor",
     "NotYet",
     "Nothing",
     "Trial",
     "Verdict",
+    "checker",
     "run_check",
     "shown",
 ]
@@ -60,12 +63,23 @@ class Nothing:
         return f"nothing ({self.why})"
 
 
+@dataclass(frozen=True)
+class Emit:
+    """What a Socket.IO client sent, as a verdict shows it: ``emit('shout', 'hi there')``."""
+
+    event: str
+    args: tuple[Any, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"emit({', '.join(repr(item) for item in (self.event, *self.args))})"
+
+
 def shown(value: Any) -> str:
-    """A value as a verdict shows it: text quoted, ``Nothing`` as its reason."""
+    """A value as a verdict shows it: text quoted, a list as one, ``Nothing`` as its reason."""
     if isinstance(value, Nothing):
         return str(value)
-    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
-        return " | ".join(repr(item) for item in value)
+    if isinstance(value, list):
+        return f"[{', '.join(shown(item) for item in value)}]"
     return repr(value)
 
 
@@ -163,6 +177,7 @@ class Trial:
         """What the student's code raised inside the servers, one line each."""
         lines = []
         for server in self.servers:
+            lines += [f"the server said: {line}" for line in server.log.lines if "wrong arguments" in line]
             for error in server.log.errors:
                 exception = error.exception
                 line = f"the server raised {type(exception).__name__}"
@@ -193,16 +208,35 @@ class Trial:
 Scenario = Callable[[Trial], Awaitable[str]]
 
 
-async def run_check(exercise: str, scenario: Scenario, *functions: Any) -> Verdict:
+def checker(check: Callable[..., Awaitable[Verdict]]) -> Callable[..., Awaitable[Verdict]]:
+    """A checker that answers a call with the wrong arguments by a verdict, not a ``TypeError``."""
+    signature = inspect.signature(check)
+
+    @wraps(check)
+    async def checked(*args: Any, **kwargs: Any) -> Verdict:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError:
+            usage = ", ".join(signature.parameters)
+            return Verdict(check.__name__, False, [f"call it as: await {check.__name__}({usage})"])
+        return await check(*args, **kwargs)
+
+    return checked
+
+
+async def run_check(
+    exercise: str, scenario: Scenario, *functions: Any, app_first: bool = False
+) -> Verdict:
     """Run ``scenario`` with a fresh ``Trial``; whatever happens, return a ``Verdict``.
 
-    ``functions`` are what the student wrote: each must be an ``async def`` function, or the
-    check says so before starting anything.
+    ``functions`` are what the student wrote: each must be an ``async def`` function (with
+    ``app_first``, taking the app first, as the notebook's handlers do), or the check says so
+    before starting anything.
     """
     for function in functions:
-        if not inspect.iscoroutinefunction(function):
-            name = getattr(function, "__name__", repr(function))
-            return Verdict(exercise, False, [f"{name} must be a function defined with `async def`"])
+        wrong = _wrong_shape(function, app_first)
+        if wrong:
+            return Verdict(exercise, False, [wrong])
     trial = Trial()
     try:
         async with asyncio.timeout(CHECK_TIMEOUT):
@@ -221,3 +255,14 @@ async def run_check(exercise: str, scenario: Scenario, *functions: Any) -> Verdi
     if details or errors:
         return Verdict(exercise, False, [*details, *errors])
     return Verdict(exercise, True, [summary])
+
+
+def _wrong_shape(function: Any, app_first: bool) -> str | None:
+    """Why ``function`` can't be what the exercise asks for, or ``None``."""
+    name = getattr(function, "__name__", repr(function))
+    if not inspect.iscoroutinefunction(function):
+        return f"{name} must be a function defined with `async def`"
+    parameters = list(inspect.signature(function).parameters)
+    if app_first and parameters[:1] != ["app"]:
+        return f"{name} must take the app first, as the handlers above do: async def {name}(app, ...)"
+    return None

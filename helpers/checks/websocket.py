@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from helpers.app import Action, Handler, chat_app, on_messages
-from helpers.checks.trial import LogCursor, Trial, Verdict, run_check
+from helpers.checks.trial import LogCursor, NotYet, Trial, Verdict, checker, run_check
 
 __all__ = [
     "check_length_log",
@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 
+@checker
 async def check_length_log(handler: Handler) -> Verdict:
     """Exercise 03.1: each message is logged with its length, ``ws got: hi (length 2)``."""
 
@@ -44,6 +45,7 @@ async def check_length_log(handler: Handler) -> Verdict:
     return await run_check("log each message with its length", scenario, handler)
 
 
+@checker
 async def check_message_count(handler: Handler) -> Verdict:
     """Exercise 03.2: when a client leaves, ``Client sent N messages.`` is logged."""
 
@@ -64,6 +66,7 @@ async def check_message_count(handler: Handler) -> Verdict:
     return await run_check("count a client's messages", scenario, handler)
 
 
+@checker
 async def check_upper_echo(handler: Handler) -> Verdict:
     """Exercise 04.1: the server answers each message in upper case."""
 
@@ -78,6 +81,7 @@ async def check_upper_echo(handler: Handler) -> Verdict:
     return await run_check("upper-case echo", scenario, handler)
 
 
+@checker
 async def check_numbered_echo(handler: Handler) -> Verdict:
     """Exercise 04.2: each client's messages come back numbered, ``1: hi``, ``2: there``."""
 
@@ -97,6 +101,7 @@ async def check_numbered_echo(handler: Handler) -> Verdict:
     return await run_check("numbered echo", scenario, handler)
 
 
+@checker
 async def check_online_count(handler: Handler) -> Verdict:
     """Exercise 05.1: everyone hears ``clients online: N`` when a client comes or goes."""
 
@@ -119,6 +124,7 @@ async def check_online_count(handler: Handler) -> Verdict:
     return await run_check("clients online", scenario, handler)
 
 
+@checker
 async def check_named_chat(handler: Handler) -> Verdict:
     """Exercise 05.2: a client's first message is its name; later ones read ``alice: hi``."""
 
@@ -140,6 +146,8 @@ async def check_named_chat(handler: Handler) -> Verdict:
 
 
 def _with_action(make_app: Callable[[], web.Application], kind: str, action: Action) -> web.Application:
+    if not callable(make_app):
+        raise NotYet("pass make_app itself, without parentheses: the checker calls it")
     app = make_app()
     on_messages(app, {kind: action})
     return app
@@ -171,6 +179,7 @@ def _parsed(arrived: Any) -> Any:
     return arrived
 
 
+@checker
 async def check_me_action(make_app: Callable[[], web.Application], on_chat: Action) -> Verdict:
     """Exercise 06.1: ``/me waves`` goes to everyone as ``{"type": "me", "nick": ..., "text": "waves"}``."""
 
@@ -186,9 +195,10 @@ async def check_me_action(make_app: Callable[[], web.Application], on_chat: Acti
                 trial.expect(sent=sent, expected=expected, arrived=_parsed(await listener.receive()))
         return "'/me waves' became a me message; 'hi' stayed a chat message."
 
-    return await run_check("a /me action", scenario, on_chat)
+    return await run_check("a /me action", scenario, on_chat, app_first=True)
 
 
+@checker
 async def check_nickname_rules(make_app: Callable[[], web.Application], on_nick: Action) -> Verdict:
     """Exercise 06.2: a nickname is one word of letters, digits, ``_`` or ``-``."""
 
@@ -209,4 +219,4 @@ async def check_nickname_rules(make_app: Callable[[], web.Application], on_nick:
             trial.expect(sent=sent, expected=notice, arrived=_parsed(await alice.receive()))
         return "Three bad nicknames were refused, two good ones taken."
 
-    return await run_check("nickname rules", scenario, on_nick)
+    return await run_check("nickname rules", scenario, on_nick, app_first=True)

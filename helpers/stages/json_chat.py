@@ -48,21 +48,29 @@ async def on_users(app: web.Application, ws: web.WebSocketResponse, message: Mes
 
 
 async def json_chat(request: web.Request) -> web.WebSocketResponse:
-    """Parse each message and act on it; a broken one gets an ``error``, to its sender only."""
+    """Handle each message in turn; when the client leaves, everyone hears it."""
     app = request.app
     async with websocket_session(request) as ws:
         try:
             async for data in text_messages(ws, app[LOG], binary_reply=REFUSE_BINARY):
-                try:
-                    message = parse_message(data)
-                    await app[ACTIONS][message["type"]](app, ws, message)
-                except ProtocolError as error:
-                    app[LOG](f"Refused: {error}")
-                    await ws.send_json(error_message(str(error)))
+                await handle(app, ws, data)
         finally:
             if ws in app[NICKS]:
                 await tell_everyone(app, {"type": "leave", "nick": app[NICKS].pop(ws)})
     return ws
+
+
+async def handle(app: web.Application, ws: web.WebSocketResponse, data: str) -> None:
+    """Parse one message and do its action; a broken one gets an ``error``, to its sender only."""
+    try:
+        message = parse_message(data)
+        await app[ACTIONS][message["type"]](app, ws, message)
+    except ProtocolError as error:
+        app[LOG](f"Refused: {error}")
+        await ws.send_json(error_message(str(error)))
+    except Exception as exc:  # a bug in an action: recorded, the sender told, the chat goes on
+        app[LOG].error(f"handling {data[:40]!r}", exc)
+        await ws.send_json(error_message("internal server error"))
 
 
 def make_app() -> web.Application:

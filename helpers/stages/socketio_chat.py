@@ -26,6 +26,9 @@ def wire(message: Message) -> tuple[str, int, str | None]:
     return message.line, message.id, message.client_offset
 
 
+EVENTS = dict(FEATURES)  # notebook 8's handlers; the cells below replace two of them
+
+
 async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> None:
     """Notebook 8's welcome, then a replay of what the client missed, then the live chat."""
     await welcome(app, sid, environ, auth)
@@ -37,6 +40,9 @@ async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> N
             for message in app[STORE].since(offset):
                 await app[SIO].emit("chat message", wire(message), to=sid)
         await app[SIO].enter_room(sid, CHAT)  # from now on it gets new messages live
+
+
+EVENTS["connect"] = connect
 
 
 async def chat_message(
@@ -53,6 +59,9 @@ async def chat_message(
     return {"id": message.id}
 
 
+EVENTS["chat message"] = chat_message
+
+
 def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.Application:
     """Notebook 8's chat, with every message kept in ``db`` and replayed to who missed it."""
     app, _ = socketio_app(cors_allowed_origins=cors_allowed_origins, always_connect=True)
@@ -66,6 +75,3 @@ def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.
 async def open_store(app: web.Application) -> AsyncIterator[None]:
     with app[STORE]:  # open while the server runs; the same app started again opens it again
         yield
-
-
-EVENTS = {**FEATURES, "connect": connect, "chat message": chat_message}

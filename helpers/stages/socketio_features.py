@@ -8,11 +8,12 @@ from typing import Any
 from aiohttp import web
 
 from helpers.app import LOG
-from helpers.sio import SIO, Origins, Refused, on_events, socketio_app
+from helpers.sio import SIO, EventHandler, Origins, Refused, on_events, socketio_app
 
 NICKS = web.AppKey("nicks", dict[str, str])  # sid -> nickname: who is online
 GUESTS = web.AppKey("guests", count)  # numbers for clients without a nickname: guest1, ...
 MAX_TEXT = 500
+EVENTS: dict[str, EventHandler] = {}  # event -> handler: each handler cell adds its own
 
 
 def nick_of(app: web.Application, sid: str) -> str:
@@ -28,6 +29,18 @@ def clean(value: Any, field: str, limit: int = 32) -> str:
     return value.strip()
 
 
+def free_nick(app: web.Application, wanted: Any) -> str:
+    """``wanted``, or ``wanted2``, ``wanted3``... if taken; ``guestN`` if it is no nickname."""
+    try:
+        nick = clean(wanted, "nickname")
+    except Refused:
+        nick = f"guest{next(app[GUESTS])}"
+    taken, candidate, suffix = set(app[NICKS].values()), nick, 2
+    while candidate in taken:
+        candidate, suffix = f"{nick}{suffix}", suffix + 1
+    return candidate
+
+
 async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> None:
     """A newcomer gets its nickname from ``auth`` (or a free one); the others are told."""
     nick = app[NICKS][sid] = free_nick(app, auth.get("nick") if isinstance(auth, dict) else None)
@@ -41,16 +54,7 @@ async def disconnect(app: web.Application, sid: str, reason: str) -> None:
     await app[SIO].emit("user disconnected", nick)
 
 
-def free_nick(app: web.Application, wanted: Any) -> str:
-    """``wanted``, or ``wanted2``, ``wanted3``... if taken; ``guestN`` if it is no nickname."""
-    try:
-        nick = clean(wanted, "nickname")
-    except Refused:
-        nick = f"guest{next(app[GUESTS])}"
-    taken, candidate, suffix = set(app[NICKS].values()), nick, 2
-    while candidate in taken:
-        candidate, suffix = f"{nick}{suffix}", suffix + 1
-    return candidate
+EVENTS.update({"connect": connect, "disconnect": disconnect})
 
 
 def make_app(cors_allowed_origins: Origins = None) -> web.Application:
@@ -59,9 +63,6 @@ def make_app(cors_allowed_origins: Origins = None) -> web.Application:
     app[NICKS], app[GUESTS] = {}, count(1)
     on_events(app, EVENTS)
     return app
-
-
-EVENTS = {"connect": connect, "disconnect": disconnect}
 
 
 async def chat_message(
