@@ -115,22 +115,24 @@ class LogCursor:
     def __init__(self, server: RunningServer) -> None:
         self.log = server.log
         self.position = len(self.log.lines)
+        self.errors_seen = len(self.log.errors)
 
     async def next(self, containing: str, timeout: float = WAIT) -> str | Nothing:
         """The next line with ``containing`` in it, or ``Nothing`` after ``timeout`` s."""
-        lines, errors, known_errors = self.log.lines, self.log.errors, len(self.log.errors)
+        lines, errors = self.log.lines, self.log.errors
 
         def found() -> int | None:
             return next((i for i in range(self.position, len(lines)) if containing in lines[i]), None)
 
         try:
             await self.log.changes.wait_until(
-                lambda: found() is not None or len(errors) > known_errors, timeout=timeout, describe=str
+                lambda: found() is not None or len(errors) > self.errors_seen, timeout=timeout, describe=str
             )
         except TimeoutError:
             return Nothing(f"no line with {containing!r} in the server log after {timeout:g} s")
         index = found()
         if index is None:
+            self.errors_seen = len(errors)
             return Nothing(f"the server raised an error before logging a line with {containing!r}")
         self.position = index + 1
         return lines[index]
