@@ -9,7 +9,10 @@ Guarantees:
 - ``start_server`` returns once the server listens, and prints one line with its URL.
 - Running the start cell again replaces the earlier server (same app or a new one): the
   kernel never collides with its own earlier listener.
-- A port held by another program gives one line naming the port and how to pick another.
+- A port held by another workbook kernel of this user is handed over: that kernel's server
+  stops (its clients get 1001) and this one starts, saying which notebook held the port
+  (``helpers.handover``). A port held by another program gives one line naming the port and
+  how to pick another.
 - ``stop_server`` closes open websockets with 1001 and returns within a few seconds, even
   with clients connected (aiohttp's default graceful shutdown waits 60 s). It is idempotent.
 - An exception in a handler or in a task started with ``server.spawn`` goes to the server
@@ -27,8 +30,11 @@ from typing import Any
 
 from aiohttp import web
 
+from helpers import handover
 from helpers.app import LOG, SOCKETS, add_plumbing
+from helpers.kernel import before_each_cell
 from helpers.log import ServerLog
+from helpers.waiting import Changes, cell_began
 
 __all__ = [
     "DEFAULT_PORT",
@@ -45,6 +51,9 @@ DEFAULT_PORT = int(os.environ.get("WORKBOOK_PORT", "3000"))
 
 SHUTDOWN_TIMEOUT = 1.0
 """Seconds aiohttp waits for unfinished requests at stop (its default is 60)."""
+
+SERVER_STARTED = Changes()
+"""Notified whenever a server starts in this kernel: a widget waiting to reconnect tries at once."""
 
 
 class PortInUseError(OSError):
@@ -149,6 +158,7 @@ async def open_server(app: web.Application, *, host: str = "127.0.0.1", port: in
         raise
     server = RunningServer(app, runner, host, runner.addresses[0][1])
     app[LOG](f"Listening at port {server.port}")
+    SERVER_STARTED.notify()
     return server
 
 
@@ -157,12 +167,23 @@ async def start_server(
 ) -> RunningServer:
     """Serve ``app`` at ``host``:``port`` from this kernel's loop, replacing an earlier server.
 
-    ``port=0`` picks a free port (tests use it). Prints ``Listening at port N: URL``.
+    ``port=0`` picks a free port (tests use it). Prints ``Listening at port N: URL``. A port
+    held by another of your workbook kernels is handed over to this one.
     """
-    global _current
+    global _current, _claim
     await stop_server(quiet=True)
-    _current = await open_server(app, host=host, port=DEFAULT_PORT if port is None else port)
-    _report_errors_in_next_cell()
+    port = DEFAULT_PORT if port is None else port
+    try:
+        _current = await open_server(app, host=host, port=port)
+    except PortInUseError:
+        try:
+            holder = await handover.request_port(port)
+        except handover.HandOverRefused:
+            raise PortInUseError(host, port) from None
+        _current = await open_server(app, host=host, port=port)
+        if not quiet:
+            print(f"Took port {port} over from {holder}: its server stopped.")
+    _claim = await handover.claim(_current.port, _hand_over)
     if not quiet:
         print(f"Listening at port {_current.port}: {_current.url}")
     return _current
@@ -170,7 +191,7 @@ async def start_server(
 
 async def stop_server(*, quiet: bool = False) -> None:
     """Stop the server this kernel runs (if any) and free its port."""
-    global _current
+    global _current, _claim
     server = _current
     if server is None:
         if not quiet:
@@ -178,33 +199,38 @@ async def stop_server(*, quiet: bool = False) -> None:
         return
     await server.stop()  # if this raises, _current still holds the server, to stop again
     _current = None
+    if _claim is not None:
+        _claim.release()
+        _claim = None
     server.log("Server stopped.")
     if not quiet:
         print(f"Stopped the server at port {server.port}.")
 
 
-_hook_installed = False
+_claim: handover.Claim | None = None
+_news: list[str] = []
+"""What happened to this kernel's server between cells, told at the top of the next one."""
 
 
-def _report_errors_in_next_cell() -> None:
-    """Show server errors at the top of the next cell, so a failing handler is never silent."""
-    global _hook_installed
-    if _hook_installed:
-        return
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-    shell.events.register("pre_run_cell", lambda *_: report_server_errors())
-    _hook_installed = True
+async def _hand_over(requester: str) -> None:
+    """Another notebook of ours wants the port: stop our server, and say so in our next cell."""
+    port = _current.port if _current is not None else "?"
+    await stop_server(quiet=True)
+    _news.append(
+        f"Server: port {port} went to {requester}, so this notebook's server stopped. "
+        "Run its start cell to take the port back."
+    )
 
 
-def report_server_errors() -> None:
-    """Print the current server's errors that nobody has seen yet."""
+def report_to_next_cell() -> None:
+    """Print what the next cell should know: news of the server, and its unseen errors."""
+    while _news:
+        print(_news.pop(0))
     if _current is None:
         return
     for error in _current.log.take_unreported_errors():
         print(f"Server: {error.summary}")
+
+
+before_each_cell(cell_began)
+before_each_cell(report_to_next_cell)

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from helpers.waiting import Changes, wait_for_text
+from helpers.waiting import Changes, Lines, now
 
 __all__ = ["ServerError", "ServerLog"]
 
@@ -43,10 +43,14 @@ class ServerLog:
     """
 
     echo: bool = False
-    lines: list[str] = field(default_factory=list)
+    lines: Lines = field(default_factory=lambda: Lines("the server log"))
     errors: list[ServerError] = field(default_factory=list)
     listeners: list[Callable[[str], None]] = field(default_factory=list)
-    changes: Changes = field(default_factory=Changes, repr=False)
+
+    @property
+    def changes(self) -> Changes:
+        """Notified at every new line."""
+        return self.lines.changes
 
     def __call__(self, line: str) -> None:
         self.lines.append(line)
@@ -54,7 +58,6 @@ class ServerLog:
             print(line, flush=True)
         for listener in self.listeners:
             listener(line)
-        self.changes.notify()
 
     def error(self, where: str, exception: BaseException) -> None:
         """Record an exception so it is shown, never lost."""
@@ -82,10 +85,6 @@ class ServerLog:
             error.reported = True
         return fresh
 
-    def since(self, start: int) -> list[str]:
-        """The lines logged after the first ``start`` lines."""
-        return self.lines[start:]
-
     def show(self, *, last: int | None = None) -> None:
         """Print the log, one line each; ``last=N``: only its last ``N`` lines.
 
@@ -98,11 +97,15 @@ class ServerLog:
     def clear(self) -> None:
         self.lines.clear()
 
-    async def wait_for(self, text: str, *, count: int = 1, timeout: float = 3.0) -> None:
-        """Wait until ``count`` lines contain ``text``; on timeout say what the log holds."""
-        await wait_for_text(
-            self.changes, self.lines, text, count=count, timeout=timeout, owner="the server log"
-        )
+    def mark(self) -> int:
+        """A mark for ``wait_for(..., since=mark)``: lines logged from now on come after it."""
+        return now()
+
+    async def wait_for(
+        self, text: str, *, count: int = 1, since: int | None = None, timeout: float = 3.0
+    ) -> None:
+        """Wait until ``count`` lines logged since the cell began (or ``since``) contain ``text``."""
+        await self.lines.wait_for(text, count=count, since=since, timeout=timeout)
 
 
 class _ToServerLog(logging.Handler):

@@ -10,6 +10,7 @@ import html
 import os
 from pathlib import Path
 
+import ipywidgets as widgets
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_for_filename
@@ -17,7 +18,7 @@ from pygments.lexers import get_lexer_for_filename
 from helpers.app import PUBLIC
 from helpers.lifecycle import RunningServer
 
-__all__ = ["PageLink", "SourceFile", "page", "show_file"]
+__all__ = ["PageFrame", "PageLink", "SourceFile", "page", "page_url", "proxy_base", "show_file"]
 
 
 class SourceFile:
@@ -48,35 +49,62 @@ def show_file(path: str) -> SourceFile:
 
 
 class PageLink:
-    """A link to a page of the running server, and the page itself in an IFrame.
+    """A link to a page of the running server; its text form (what nbval compares) is the URL."""
 
-    On a JupyterHub the browser can't reach the kernel's 127.0.0.1, so when
-    ``JUPYTERHUB_SERVICE_PREFIX`` is set the link goes through jupyter-server-proxy
-    (``{prefix}proxy/{port}/{path}``). The text form (what nbval compares) is the URL.
-    """
-
-    def __init__(self, url: str, height: int = 320, embed: bool = True) -> None:
-        self.url, self.height, self.embed = url, height, embed
+    def __init__(self, url: str) -> None:
+        self.url = url
 
     def __repr__(self) -> str:
         return f"Page at {self.url}"
 
     def _repr_html_(self) -> str:
         src = html.escape(self.url, quote=True)
-        link = f'<p><a href="{src}" target="_blank">Open {src} in a new tab</a></p>'
-        if not self.embed:
-            return link
-        return (
-            f'{link}<iframe src="{src}" width="100%" height="{self.height}"'
-            ' style="border:1px solid #ccc"></iframe>'
-        )
+        return f'<p><a href="{src}" target="_blank">Open {src} in a new tab</a></p>'
 
 
-def page(server: RunningServer, path: str = "", height: int = 320, embed: bool = True) -> PageLink:
-    """Link to (and, with ``embed``, show) ``path`` on ``server``, through a hub's proxy if any.
+class PageFrame(widgets.VBox):
+    """The page itself, in an IFrame, below its link.
+
+    A widget, not stored HTML: its IFrame exists only while the cell's kernel runs, so opening
+    the notebook never loads the page, and never joins a chat (the page would be a client).
+    """
+
+    def __init__(self, url: str, height: int = 320) -> None:
+        self.url = url
+        src = html.escape(url, quote=True)
+        frame = f'<iframe src="{src}" width="100%" height="{height}" style="border:1px solid #ccc"></iframe>'
+        super().__init__([widgets.HTML(PageLink(url)._repr_html_()), widgets.HTML(frame)])
+
+    def __repr__(self) -> str:
+        return f"Page at {self.url}"
+
+
+def proxy_base() -> str | None:
+    """Where the student's browser reaches this kernel's ports: ``{base_url}proxy/``, or ``None``.
+
+    On JupyterHub and Binder (``JUPYTERHUB_SERVICE_PREFIX``, set by the hub) the browser is not
+    on the machine that runs the kernel: it can't open ``127.0.0.1``, and pages go through
+    jupyter-server-proxy. ``WORKBOOK_PROXY_BASE`` says the same for any other remote Jupyter
+    server (its ``base_url``, e.g. ``/``); set to ``off`` it makes links direct.
+    """
+    base = os.environ.get("WORKBOOK_PROXY_BASE") or os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if not base or base == "off":
+        return None
+    return base.rstrip("/") + "/proxy/"
+
+
+def page_url(server: RunningServer, path: str = "") -> str:
+    """The address of ``path`` on ``server`` as the student's browser reaches it."""
+    base = proxy_base()
+    return f"{base}{server.port}/{path}" if base else server.url + path
+
+
+def page(
+    server: RunningServer, path: str = "", height: int = 320, embed: bool = True
+) -> PageLink | PageFrame:
+    """Link to (and, with ``embed``, show) ``path`` on ``server``, through the proxy if remote.
 
     ``embed=False`` for a page that would join the chat itself (its IFrame is a client too).
     """
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
-    url = f"{prefix.rstrip('/')}/proxy/{server.port}/{path}" if prefix else server.url + path
-    return PageLink(url, height, embed)
+    url = page_url(server, path)
+    return PageFrame(url, height) if embed else PageLink(url)

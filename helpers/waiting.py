@@ -1,11 +1,61 @@
-"""Deterministic waits: wait for a condition with a timeout, never for a fixed time."""
+"""Honest waits: on a condition, with a timeout, counting only what arrived after they began.
+
+A cell that waits for ``"Server said: hi"`` must not pass on a line left over from an earlier
+run of the notebook. So every line a log or a client receives is stamped when it arrives
+(``Lines``), and a wait counts only the lines stamped after its *mark*: by default the moment
+the current notebook cell began (outside a notebook: the beginning), or a mark the cell took
+itself with ``mark()``.
+
+A wait that times out raises ``WaitTimeout``, shown in a notebook as one line naming what
+was awaited and what arrived, never a traceback through this module. A wait that is
+interrupted (the kernel's stop button) says, in one line, what it was waiting for.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from typing import Any, SupportsIndex
 
-__all__ = ["Changes", "wait_for_text"]
+__all__ = ["Changes", "Lines", "WaitTimeout", "cell_began", "describe_interrupt", "now"]
+
+_clock = itertools.count(1)
+_cell_mark = 0
+"""The stamp at which the running notebook cell began; 0 outside a notebook."""
+
+
+def now() -> int:
+    """A mark: lines stamped from now on come after it."""
+    return next(_clock)
+
+
+def cell_began() -> None:
+    """Called before each notebook cell runs (``helpers.kernel``): waits count from here."""
+    global _cell_mark
+    _cell_mark = now()
+
+
+def default_mark() -> int:
+    return _cell_mark
+
+
+class WaitTimeout(TimeoutError):
+    """A wait ran out of time. In a notebook: one line, no traceback through the helpers."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"TimeoutError: {self}"]
+
+
+@contextmanager
+def describe_interrupt(what: str) -> Any:
+    """An interrupt (``CancelledError``) inside says, in one line, what it interrupted."""
+    try:
+        yield
+    except asyncio.CancelledError as cancelled:
+        cancelled._render_traceback_ = lambda: [f"Interrupted while waiting for {what}."]
+        raise
 
 
 class Changes:
@@ -24,10 +74,21 @@ class Changes:
             if not waiter.done():
                 waiter.set_result(None)
 
+    async def next(self, timeout: float) -> bool:
+        """Wait for the next change, at most ``timeout`` s; whether one came."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):  # not wait_for: in 3.11 it can swallow a cancel
+                await waiter
+        except TimeoutError:
+            return False
+        return True
+
     async def wait_until(
         self, predicate: Callable[[], bool], *, timeout: float, describe: Callable[[], str]
     ) -> None:
-        """Return once ``predicate()`` holds; after ``timeout`` s raise ``TimeoutError(describe())``."""
+        """Return once ``predicate()`` holds; after ``timeout`` s raise ``WaitTimeout(describe())``."""
         try:
             async with asyncio.timeout(timeout):
                 while not predicate():
@@ -35,18 +96,75 @@ class Changes:
                     self._waiters.append(waiter)
                     await waiter
         except TimeoutError:
-            raise TimeoutError(describe()) from None
+            raise WaitTimeout(describe()) from None
 
 
-async def wait_for_text(
-    changes: Changes, lines: list[str], text: str, *, count: int, timeout: float, owner: str
-) -> None:
-    """Wait until ``count`` of ``lines`` contain ``text``; on timeout say what ``owner`` has."""
+class Lines(list[str]):
+    """A list of text lines that knows when each arrived, and can be waited on.
 
-    def describe() -> str:
-        seen = "\n  ".join(lines[-10:]) or "(nothing)"
-        return f"{owner} has no {count} line(s) with {text!r} after {timeout} s; its last lines:\n  {seen}"
+    It is a plain list to read (``lines[-1]``, ``"hi" in lines``, ``lines == [...]``); lines
+    are added with ``append`` only, which stamps them and wakes the waiters.
+    """
 
-    await changes.wait_until(
-        lambda: sum(text in line for line in lines) >= count, timeout=timeout, describe=describe
-    )
+    def __init__(self, owner: str, lines: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.owner = owner
+        self.stamps: list[int] = []
+        self.changes = Changes()
+        for line in lines:
+            self.append(line)
+
+    def append(self, line: str) -> None:
+        super().append(line)
+        self.stamps.append(now())
+        self.changes.notify()
+
+    def clear(self) -> None:
+        super().clear()
+        self.stamps.clear()
+
+    def __delitem__(self, index: SupportsIndex | slice) -> None:
+        raise TypeError("Lines only grow: a wait relies on each line's stamp")
+
+    def since(self, mark: int) -> list[str]:
+        """The lines that arrived after ``mark``."""
+        return [line for line, stamp in zip(self, self.stamps, strict=True) if stamp > mark]
+
+    async def wait_for(
+        self, text: str, *, count: int = 1, since: int | None = None, timeout: float = 3.0
+    ) -> None:
+        """Wait until ``count`` lines that arrived after ``since`` contain ``text``.
+
+        ``since`` defaults to the moment the current notebook cell began (outside a notebook:
+        the beginning), so a line left over from an earlier run never counts.
+        """
+        mark = default_mark() if since is None else since
+
+        def matches() -> int:
+            return sum(text in line for line in self.since(mark))
+
+        def describe() -> str:
+            recent = self.since(mark)[-3:]
+            arrived = " | ".join(recent) if recent else "nothing"
+            got = f"{matches()} of {count} lines with {text!r}" if count > 1 else f"no {text!r}"
+            return f"{self.owner} got {got} within {timeout:g} s; last arrived: {arrived}"
+
+        with describe_interrupt(f"{self.owner} to get {text!r}"):
+            await self.changes.wait_until(lambda: matches() >= count, timeout=timeout, describe=describe)
+
+    async def wait_for_count(
+        self, count: int, *, since: int | None = None, timeout: float = 3.0, noun: str = "lines"
+    ) -> None:
+        """Wait until ``count`` lines arrived after ``since`` (default: since the cell began)."""
+        mark = default_mark() if since is None else since
+
+        def describe() -> str:
+            recent = self.since(mark)
+            arrived = " | ".join(recent[-3:]) if recent else "nothing"
+            got = f"{self.owner} got {len(recent)} of {count} {noun} within {timeout:g} s"
+            return f"{got}; last arrived: {arrived}"
+
+        with describe_interrupt(f"{self.owner} to get {count} {noun}"):
+            await self.changes.wait_until(
+                lambda: len(self.since(mark)) >= count, timeout=timeout, describe=describe
+            )

@@ -1,194 +1,211 @@
 """``ChatClient``: the ipywidgets twin of ``public/chat.html``, connected from the kernel.
 
-A text box, a Send button and an output log, like the page, with the page's wording
-("The websocket is now open.", "Server said: hi", ...). A cell can also drive it:
+A view given a transport (``helpers.transports``): a text box where Enter sends, a Send button,
+a status that says whether it is connected, and the chat's lines, newest at the bottom and
+always in view, with the page's wording ("The websocket is now open.", "Server said: hi") and
+its time format. Like the page, it comes back by itself when the server restarts. A cell can
+drive it too::
 
     alice = ChatClient("alice")
     display(alice)
     await alice.connect(server.ws_url)
-    await alice.send("hi")
-    await alice.wait_for("Server said: hi")   # waits on a condition, with a timeout
+    await alice.say("hi")
+    await alice.wait_for("Server said: hi")   # what arrived since this cell began, with a timeout
     print(transcript(alice))
 
-Receiving runs as an asyncio task in the kernel. It never prints: it updates the widget
-and appends to ``lines``, which a later cell prints.
+Nothing here prints: the widget shows the chat, ``lines`` keeps it, and a later cell prints it.
+No method shadows one of ipywidgets' own (``send``, ``log``, ``close``, ``open``, ``keys``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
 import ipywidgets as widgets
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from helpers.lifecycle import DEFAULT_PORT
-from helpers.waiting import Changes, wait_for_text
+from helpers.transports import WebsocketTransport
+from helpers.waiting import Lines, describe_interrupt, now
 
-__all__ = ["ChatClient", "JsonChatClient", "transcript"]
+__all__ = ["ChatClient", "ChatRow", "JsonChatClient", "side_by_side", "transcript"]
 
 NOT_CONNECTED = "The websocket is not connected to a server."
+SHOWN_LINES = 500
+"""The widget shows the newest lines only; ``lines`` keeps them all."""
+
+_LOG_STYLE = (
+    "height:12em; overflow-y:auto; display:flex; flex-direction:column-reverse;"  # newest in view
+    " border:1px solid #ccc; padding:2px 6px; background:#fff; color:#1f1f1f;"
+    " font-family:monospace; font-size:12px; line-height:1.4; white-space:pre-wrap"
+)
 
 
 class ChatClient(widgets.VBox):
-    """A websocket chat client as a widget; ``lines`` is its log without timestamps."""
+    """A chat client as a widget, given a transport; ``lines`` is its log without times."""
 
-    def __init__(self, name: str = "client", *, timeout: float = 3.0) -> None:
-        self.name = name
-        self.timeout = timeout
-        self.lines: list[str] = []
-        self.received: list[str] = []
-        self.changes = Changes()
-        self.websocket: ClientConnection | None = None
-        self._reader: asyncio.Task[None] | None = None
+    def __init__(
+        self, name: str = "client", *, transport: WebsocketTransport | None = None, timeout: float = 3.0
+    ) -> None:
+        self.name, self.timeout = name, timeout
+        self.lines = Lines(name)
+        self.received = Lines(name)
+        self.transport = transport or WebsocketTransport(timeout=timeout)
+        self._attach(self.transport)
+        self._shown: list[str] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.entry = widgets.Text(placeholder="Type a message", layout=widgets.Layout(width="auto"))
-        self.button = widgets.Button(description="Send", button_style="primary")
-        self.status = widgets.HTML("<i>Not connected.</i>")
-        self.output = widgets.Textarea(
-            disabled=True, layout=widgets.Layout(width="auto", height="12em")
+        self.entry = widgets.Text(
+            placeholder="Type a message and press Enter", layout=widgets.Layout(width="auto")
         )
-        self.button.on_click(lambda _: self._spawn(self.send(self.entry.value), clear_entry=True))
+        self.button = widgets.Button(description="Send", button_style="primary")
+        self.status = widgets.HTML()
+        self.chat = widgets.HTML(layout=widgets.Layout(width="auto"))
+        self.entry.on_msg(self._on_entry_message)  # the text box's own "submit" message: Enter
+        self.button.on_click(lambda _: self._submit())
+        self._show_status(False, "Not connected.")
+        self._render()
         super().__init__(
             [
-                widgets.HTML(f"<b>{name}</b>"),
+                widgets.HTML(f"<b>{html.escape(name)}</b>"),
                 widgets.HBox([self.entry, self.button]),
                 self.status,
-                self.output,
+                self.chat,
             ],
             layout=widgets.Layout(border="1px solid #ccc", padding="4px", width="100%"),
         )
 
-    def __repr__(self) -> str:  # stored as the cell's text output: keep it deterministic
+    def __repr__(self) -> str:  # a cell's text output, and what shows without a kernel
         return f"{type(self).__name__}({self.name!r})"
+
+    # --- what a cell does -----------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
-        return self.websocket is not None and self._reader is not None and not self._reader.done()
+        return self.transport.connected
 
     async def connect(self, url: str = f"ws://127.0.0.1:{DEFAULT_PORT}/") -> bool:
-        """Open the websocket to ``url``; log why not if it can't (no exception)."""
-        await self.disconnect()
-        try:
-            async with asyncio.timeout(self.timeout):
-                self.websocket = await connect(url, compression=None)
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            self.websocket = None
-            self.log(f"Could not connect to {url}: {_reason(exc)}")
-            self._set_status("Not connected.")
+        """Connect to ``url``; if it can't, say why in the log (no exception)."""
+        why = await self.transport.connect(url)
+        if why is not None:
+            self.note(f"Could not connect to {url}: {why}")
+            self._show_status(False, "Not connected.")
             return False
-        self.log("The websocket is now open.")
-        self._set_status(f"Connected to {url}")
-        self._reader = asyncio.get_running_loop().create_task(self._receive(self.websocket))
         return True
 
-    async def send(self, text: str) -> bool:
-        """Send ``text``, as the page's Send button does; log it, or say we're not connected."""
-        if await self.transmit(text):
-            self.log(f"You said: {text}")
+    async def say(self, text: str) -> bool:
+        """Send ``text`` as the page's Send button does; log it, or say we're not connected."""
+        if await self.transport.send(text):
+            self.note(f"You said: {text}")
             return True
+        self.note(NOT_CONNECTED)
         return False
 
-    async def transmit(self, data: str | bytes) -> bool:
-        """Put ``data`` on the wire as it is; log the not-connected message if we can't."""
-        if not self.connected:
-            self.log(NOT_CONNECTED)
-            return False
-        try:
-            await self.websocket.send(data)
-        except ConnectionClosed:
-            self.log(NOT_CONNECTED)
-            return False
-        return True
+    async def disconnect(self) -> None:
+        """Close the connection, and don't come back (idempotent)."""
+        await self.transport.disconnect()
 
-    async def wait_for_messages(self, count: int, timeout: float | None = None) -> None:
-        """Wait until this client has received ``count`` messages in all."""
-        await self.changes.wait_until(
-            lambda: len(self.received) >= count,
-            timeout=self.timeout if timeout is None else timeout,
-            describe=lambda: f"{self.name} received {len(self.received)} of {count} messages: "
-            f"{self.received[-5:]}",
-        )
+    def mark(self) -> int:
+        """A mark for ``wait_for(..., since=mark)``: what arrives from now on comes after it."""
+        return now()
 
-    async def wait_for(self, text: str, *, count: int = 1, timeout: float | None = None) -> None:
-        """Wait until ``count`` lines of this client's log contain ``text``."""
-        await wait_for_text(
-            self.changes,
-            self.lines,
-            text,
-            count=count,
-            timeout=self.timeout if timeout is None else timeout,
-            owner=self.name,
-        )
+    async def wait_for(
+        self, text: str, *, count: int = 1, since: int | None = None, timeout: float | None = None
+    ) -> None:
+        """Wait until ``count`` lines that arrived since this cell began (or ``since``) hold ``text``."""
+        wait = self.timeout if timeout is None else timeout
+        await self.lines.wait_for(text, count=count, since=since, timeout=wait)
+
+    async def wait_for_messages(
+        self, count: int, *, since: int | None = None, timeout: float | None = None
+    ) -> None:
+        """Wait until ``count`` messages came from the server since this cell began (or ``since``)."""
+        wait = self.timeout if timeout is None else timeout
+        await self.received.wait_for_count(count, since=since, timeout=wait, noun="messages")
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await self._wait_state(True, timeout)
 
     async def wait_closed(self, timeout: float | None = None) -> None:
-        """Wait until the server closed the connection (or it dropped)."""
-        await self.changes.wait_until(
-            lambda: not self.connected,
-            timeout=self.timeout if timeout is None else timeout,
-            describe=lambda: f"{self.name} is still connected",
-        )
+        """Wait until the connection is closed (or dropped)."""
+        await self._wait_state(False, timeout)
 
-    async def disconnect(self) -> None:
-        """Close the connection if open (idempotent).
-
-        Not named ``close``: that is ipywidgets' own method, which removes the widget.
-        """
-        if self.websocket is not None:
-            await self.websocket.close()
-        if self._reader is not None:
-            await asyncio.wait([self._reader], timeout=self.timeout)
-        self.websocket, self._reader = None, None
-
-    def log(self, line: str) -> None:
-        """Add ``line`` to the log, timestamped in the widget, plain in ``lines``."""
+    def note(self, line: str) -> None:
+        """Add ``line`` to the log: with the time in the widget, without in ``lines``."""
         self.lines.append(line)
-        stamp = datetime.now().strftime("%H:%M:%S")
-        self.output.value += f"{stamp} {line}\n"
-        self.changes.notify()
+        self._shown.append(f"{datetime.now():%H:%M:%S} {line}")
+        del self._shown[:-SHOWN_LINES]
+        self._render()
 
     def describe(self, message: str) -> str:
         """The log line for a message from the server."""
         return f"Server said: {message}"
 
-    async def _receive(self, websocket: ClientConnection) -> None:
-        try:
-            async for message in websocket:
-                text = message if isinstance(message, str) else message.decode(errors="replace")
-                self.received.append(text)
-                self.log(self.describe(text))
-        except ConnectionClosed:
-            pass
-        finally:
-            code = websocket.close_code
-            self.log(f"Websocket is now closed ({code}).")
-            self._set_status("Not connected.")
-            self.changes.notify()
+    # --- the transport's news -------------------------------------------------------------
 
-    def _set_status(self, text: str) -> None:
-        self.status.value = f"<i>{text}</i>"
+    def _attach(self, transport: WebsocketTransport) -> None:
+        transport.attach(on_open=self._opened, on_text=self._heard_text, on_close=self._closed)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], clear_entry: bool = False) -> None:
-        """Run a button's coroutine; an exception goes to the log, not into some random cell."""
-        if clear_entry:
+    def _opened(self, url: str) -> None:
+        self.note("The websocket is now open.")
+        self._show_status(True, f"Connected to {url}")
+
+    def _heard_text(self, message: str) -> None:
+        self.received.append(message)
+        self.note(self.describe(message))
+
+    def _closed(self, code: str, retrying: bool) -> None:
+        self.note(f"Websocket is now closed ({code}).")
+        self._show_status(False, "Not connected. Reconnecting..." if retrying else "Not connected.")
+
+    # --- the view ------------------------------------------------------------------------
+
+    def _show_status(self, connected: bool, text: str) -> None:
+        color, dot = ("#1a7f37", "●") if connected else ("#9a6700", "○")
+        self.status.value = f'<span style="color:{color}">{dot} {html.escape(text)}</span>'
+        self.lines.changes.notify()  # wake waits on the connection state
+
+    def _render(self) -> None:
+        rows = "".join(f"<div>{html.escape(line)}</div>" for line in self._shown)
+        self.chat.value = f'<div style="{_LOG_STYLE}"><div>{rows}</div></div>'
+
+    def _on_entry_message(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
+        if content.get("event") == "submit":  # Enter in the text box
+            self._submit()
+
+    def _submit(self) -> None:
+        text = self.entry.value
+        if text:
             self.entry.value = ""
+            self._spawn(self.say(text))
+
+    async def _wait_state(self, connected: bool, timeout: float | None) -> None:
+        state = "connected" if connected else "closed"
+        with describe_interrupt(f"{self.name} to be {state}"):
+            await self.lines.changes.wait_until(
+                lambda: self.connected == connected,
+                timeout=self.timeout if timeout is None else timeout,
+                describe=lambda: f"{self.name} is not {state} after {timeout or self.timeout:g} s",
+            )
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a button's coroutine; an exception goes to the log, not into some random cell."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)  # the loop keeps only a weak reference to a task
 
         def report(done: asyncio.Task[Any]) -> None:
             self._tasks.discard(done)
             if not done.cancelled() and done.exception() is not None:
-                self.log(f"Error: {done.exception()!r}")
+                self.note(f"Error: {done.exception()!r}")
 
         task.add_done_callback(report)
 
 
 class JsonChatClient(ChatClient):
-    """A client of the JSON protocol (notebook 06): ``send`` says ``chat``; ``nick``, ``users``."""
+    """A client of the JSON protocol (notebook 06): ``say`` says ``chat``; ``nick``, ``users``."""
 
     async def nick(self, nick: str) -> bool:
         return await self.send_json({"type": "nick", "nick": nick})
@@ -197,16 +214,20 @@ class JsonChatClient(ChatClient):
         return await self.send_json({"type": "users"})
 
     async def send_json(self, message: Any) -> bool:
-        return await self.transmit(json.dumps(message))
+        if await self.transport.send(json.dumps(message)):
+            return True
+        self.note(NOT_CONNECTED)
+        return False
 
     async def send_raw(self, data: str | bytes) -> bool:
         """Send exactly ``data``, valid or not: for trying out the server's validation."""
-        if await self.transmit(data):
-            self.log(f"You sent: {data!r}")
+        if await self.transport.send(data):
+            self.note(f"You sent: {data!r}")
             return True
+        self.note(NOT_CONNECTED)
         return False
 
-    async def send(self, text: str) -> bool:
+    async def say(self, text: str) -> bool:
         """Say ``text`` to everyone; the server's ``chat`` message shows it, to us too."""
         return await self.send_json({"type": "chat", "text": text})
 
@@ -231,6 +252,19 @@ JSON_LINES = {
 """How each server message of the JSON protocol reads in the log (as in ``public/js/json.mjs``)."""
 
 
+class ChatRow(widgets.HBox):
+    """Chat widgets side by side, with a text form that names them (not their traits)."""
+
+    def __repr__(self) -> str:
+        names = ", ".join(getattr(child, "name", "?") for child in self.children)
+        return f"Chat widgets: {names}"
+
+
+def side_by_side(*clients: ChatClient) -> ChatRow:
+    """Show ``clients`` next to each other."""
+    return ChatRow(list(clients))
+
+
 def transcript(*clients: ChatClient) -> str:
     """What each client saw, in order, without timestamps: the output nbval compares."""
     parts = []
@@ -238,11 +272,3 @@ def transcript(*clients: ChatClient) -> str:
         body = "\n".join(f"  {line}" for line in client.lines) or "  (nothing)"
         parts.append(f"{client.name}:\n{body}")
     return "\n".join(parts)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (is the server running?)"
-    return str(exc) or type(exc).__name__

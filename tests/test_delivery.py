@@ -50,7 +50,7 @@ async def test_a_retried_message_is_broadcast_once(serve):
         first = await alice.sio.call("chat message", ("once", "alice-x-1"), timeout=2)
         again = await alice.sio.call("chat message", ("once", "alice-x-1"), timeout=2)  # its ack was "lost"
         assert first == again
-        await alice.send("after")
+        await alice.say("after")
         await bob.wait_for("alice: after")
         assert bob.received.count("alice: once") == 1
         assert len(server.app[STORE].since(0)) == 2
@@ -65,13 +65,13 @@ async def test_offline_client_gets_what_it_missed_and_its_own_message_is_sent_on
     try:
         await alice.connect(server.url)
         await bob.connect(server.url)
-        await alice.send("before")
+        await alice.say("before")
         await bob.wait_for("alice: before")
         await alice.disconnect()
         await bob.wait_for("* alice disconnected")
         for text in ("one", "two", "three"):
-            await bob.send(text)
-        sending = asyncio.ensure_future(alice.send("I was away"))  # waits for the connection
+            await bob.say(text)
+        sending = asyncio.ensure_future(alice.say("I was away"))  # waits for the connection
         await alice.connect(server.url)
         assert await asyncio.wait_for(sending, 5)
         await alice.wait_for("bob: three")
@@ -94,7 +94,7 @@ async def test_replay_after_dropped_connections_loses_and_doubles_nothing_over_1
 
         async def send_all() -> None:
             for n in range(total):
-                assert await sender.send(f"m{n}")
+                assert await sender.say(f"m{n}")
 
         async def drop_now_and_then() -> None:
             for _ in range(5):
@@ -127,11 +127,11 @@ async def test_a_message_sent_during_a_replay_waits_its_turn(serve, monkeypatch)
     try:
         await alice.connect(server.url)
         await bob.connect(server.url)
-        await bob.send("before")
+        await bob.say("before")
         await alice.wait_for("bob: before")
         await alice.disconnect()
         await bob.wait_for("* alice disconnected")
-        await bob.send("missed")  # she gets it in her replay
+        await bob.say("missed")  # she gets it in her replay
 
         paused, resume = asyncio.Event(), asyncio.Event()
         enter_room = sio.enter_room
@@ -154,12 +154,12 @@ async def test_a_message_sent_during_a_replay_waits_its_turn(serve, monkeypatch)
 
         connecting = asyncio.ensure_future(alice.connect(server.url))
         await asyncio.wait_for(paused.wait(), 3)
-        sending = asyncio.ensure_future(bob.send("during the replay"))
+        sending = asyncio.ensure_future(bob.say("during the replay"))
         await asyncio.wait_for(arrived.wait(), 3)  # the handler ran as far as it could
         resume.set()
         assert await asyncio.wait_for(connecting, 3)
         assert await asyncio.wait_for(sending, 5)
-        await bob.send("after")
+        await bob.say("after")
         await alice.wait_for("bob: after")
         heard = [line for line in alice.received if line.startswith("bob: ")]
         assert heard == ["bob: before", "bob: missed", "bob: during the replay", "bob: after"]
@@ -177,14 +177,14 @@ async def test_an_offset_from_before_a_restart_gets_the_new_servers_messages(ser
         await alice.connect(old.url)
         await bob.connect(old.url)
         for text in ("one", "two", "three"):
-            await bob.send(text)
+            await bob.say(text)
         await alice.wait_for("bob: three")
         assert alice.offset == 3
-        new = await serve(socketio_chat.make_app())  # stops the old server
-        await alice.wait_closed()
+        await alice.disconnect()  # away while the server restarts, keeping her offset
+        new = await serve(socketio_chat.make_app())  # stops the old server; a new port
         await bob.connect(new.url)
-        await bob.send("new one")
-        await bob.send("new two")
+        await bob.say("new one")
+        await bob.say("new two")
         await alice.connect(new.url)
         await alice.wait_for("bob: new two")
         assert alice.received[-2:] == ["bob: new one", "bob: new two"]
@@ -200,11 +200,11 @@ async def test_a_boolean_offset_is_no_offset(serve):
     alice, bob = SocketIOChatClient("alice"), SocketIOChatClient("bob")
     try:
         await bob.connect(server.url)
-        await bob.send("one")
-        await bob.send("two")
+        await bob.say("one")
+        await bob.say("two")
         alice.offset = True
         await alice.connect(server.url)
-        await bob.send("three")
+        await bob.say("three")
         await alice.wait_for("bob: three")
         assert alice.received == ["bob: three"]
     finally:

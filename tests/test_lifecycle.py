@@ -122,9 +122,9 @@ async def test_handler_exception_is_logged_and_shown_in_the_next_cell(serve, cap
     assert len(server.log.errors) == 1, "recorded once, though aiohttp logs it too"
     # not through logging's global loggers, whose output lands on stderr, in a random cell:
     assert [r.getMessage() for r in caplog.records] == []
-    lifecycle.report_server_errors()  # what the pre_run_cell hook calls before each cell
+    lifecycle.report_to_next_cell()  # what the pre_run_cell hook calls before each cell
     assert capsys.readouterr().out == "Server: Error in GET /boom: ZeroDivisionError: division by zero\n"
-    lifecycle.report_server_errors()
+    lifecycle.report_to_next_cell()
     assert capsys.readouterr().out == "", "an error is shown once"
 
 

@@ -59,9 +59,30 @@ def test_compared_outputs_prove_the_step(path):
     assert len(compared) >= len(cells) * 2 // 3, "too few compared outputs"
     transcripts = [c for c in compared if any(o.get("name") == "stdout" for o in c.outputs)]
     assert transcripts, "no printed output (transcript, status codes, log) to compare"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_ends_live_with_its_page_and_stops_only_on_purpose(path):
+    """After Run All the server and the widgets are up; stopping is a cell the student runs."""
     sources = [cell.source for cell in code_cells(path)]
     last_start = max(i for i, source in enumerate(sources) if "await start_server(" in source)
-    assert any("stop_server()" in source for source in sources[last_start:]), "never stopped"
+    after = sources[last_start:]
+    stops = [line for source in after for line in source.splitlines() if "stop_server()" in line]
+    assert stops == ["# await stop_server()"], "only the commented stop, at the end"
+    assert sources[-1] == "# await stop_server()"
+    links = [source for source in sources if "page(server, " in source]
+    assert links, "every notebook serves a page: it prints the page's link"
+    assert any("embed=False" in source for source in sources[last_start:]), "the page, at the end"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_opening_a_notebook_never_loads_a_page(path):
+    """No stored output holds an IFrame (a page in it would join the chat) or widget state."""
+    notebook = nbformat.read(path, as_version=4)
+    assert "widgets" not in notebook.metadata
+    for cell in code_cells(path):
+        for output in cell.outputs:
+            assert "<iframe" not in str(output.get("data", {})), cell.source
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+import ipywidgets as widgets
+
 from helpers.app import PUBLIC
 from helpers.show import page, show_file
 
@@ -23,11 +25,24 @@ def test_a_file_is_shown_to_people_but_compared_by_its_path_only():
     assert html.escape(first_line.strip(" *")) in shown._repr_html_()
 
 
+def frame_html(shown) -> str:
+    return "".join(child.value for child in shown.children)
+
+
 def test_page_links_and_embeds_the_page_on_a_laptop(monkeypatch):
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
-    link = page(FakeServer(), "chat.html")  # type: ignore[arg-type]
-    assert repr(link) == "Page at http://127.0.0.1:3000/chat.html"
-    assert '<iframe src="http://127.0.0.1:3000/chat.html"' in link._repr_html_()
+    monkeypatch.delenv("WORKBOOK_PROXY_BASE", raising=False)
+    shown = page(FakeServer(), "chat.html")  # type: ignore[arg-type]
+    assert repr(shown) == "Page at http://127.0.0.1:3000/chat.html"
+    assert '<iframe src="http://127.0.0.1:3000/chat.html"' in frame_html(shown)
+
+
+def test_an_embedded_page_is_a_widget_so_a_saved_notebook_never_loads_it(monkeypatch):
+    """What a notebook stores for a widget is its view id and its text: no IFrame to connect."""
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
+    shown = page(FakeServer(), "chat.html")  # type: ignore[arg-type]
+    assert isinstance(shown, widgets.Widget)
+    assert not hasattr(shown, "_repr_html_")
 
 
 def test_page_goes_through_the_hub_proxy_and_can_be_a_link_only(monkeypatch):
@@ -37,6 +52,15 @@ def test_page_goes_through_the_hub_proxy_and_can_be_a_link_only(monkeypatch):
     assert "<iframe" not in link._repr_html_()
 
 
+def test_any_remote_server_can_say_where_its_proxy_is_or_that_there_is_none(monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
+    monkeypatch.setenv("WORKBOOK_PROXY_BASE", "/jupyter/")
+    assert page(FakeServer(), "json.html", embed=False).url == "/jupyter/proxy/3000/json.html"  # type: ignore[arg-type]
+    monkeypatch.setenv("WORKBOOK_PROXY_BASE", "off")
+    assert page(FakeServer(), "json.html", embed=False).url == "http://127.0.0.1:3000/json.html"  # type: ignore[arg-type]
+
+
 def test_page_escapes_the_url(monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", '/user/"><script>/')
-    assert "<script>" not in page(FakeServer(), "chat.html")._repr_html_()  # type: ignore[arg-type]
+    monkeypatch.delenv("WORKBOOK_PROXY_BASE", raising=False)
+    assert "<script>" not in frame_html(page(FakeServer(), "chat.html"))  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ async def clients():
 async def test_chat_message_goes_to_everyone_the_sender_too(serve, clients):
     server = await serve(socketio_basic.make_app())
     alice, bob = await clients(SocketIOClient, "alice", "bob", url=server.url)
-    await alice.send("hi")
+    await alice.say("hi")
     for client in (alice, bob):
         await client.wait_for("chat message: hi")
     assert transcript(alice, bob) == (
@@ -50,9 +50,9 @@ async def test_chat_message_goes_to_everyone_the_sender_too(serve, clients):
 async def test_skip_sid_leaves_the_sender_out(serve, clients):
     server = await serve(socketio_basic.make_app(except_self=True))
     alice, bob = await clients(SocketIOClient, "alice", "bob", url=server.url)
-    await alice.send("hi")
+    await alice.say("hi")
     await bob.wait_for("chat message: hi")
-    await bob.send("hello")  # proves alice's log is complete once she has bob's answer
+    await bob.say("hello")  # proves alice's log is complete once she has bob's answer
     await alice.wait_for("chat message: hello")
     assert alice.received == ["hello"] and bob.received == ["hi"]
 
@@ -124,7 +124,7 @@ async def test_chat_features_notices_nicknames_typing_who(serve, clients):
     server = await serve(socketio_chat.make_app())
     alice, bob = await clients(SocketIOChatClient, "alice", "bob", url=server.url)
     await alice.wait_for("* bob connected")
-    await alice.send("hi")
+    await alice.say("hi")
     await bob.wait_for("alice: hi")
     assert "alice: hi" not in alice.lines  # not echoed to the sender
     assert await alice.who() == ["alice", "bob"]
@@ -145,7 +145,7 @@ async def test_private_message_reaches_only_its_target(serve, clients):
     await bob.wait_for("(private) alice: psst")
     assert not await alice.private("nobody", "hello?")
     assert alice.lines[-1] == "Error: 'nobody' is not online"
-    await alice.send("public")  # carol gets this after anything alice sent before
+    await alice.say("public")  # carol gets this after anything alice sent before
     await carol.wait_for("alice: public")
     assert not any("psst" in line for line in carol.lines)
 
@@ -161,7 +161,7 @@ async def test_rooms_join_leave_and_send(serve, clients):
     await alice.to_room("#lobby", "anyone?")
     assert not await bob.to_room("#lobby", "me?")
     assert bob.lines[-1] == "Error: join '#lobby' first"
-    await alice.send("after")
+    await alice.say("after")
     await bob.wait_for("alice: after")
     await carol.wait_for("alice: after")
     assert "[#lobby] alice: anyone?" not in bob.lines
@@ -227,7 +227,7 @@ async def test_the_same_app_started_again_chats_as_before(serve, clients, stage)
     for run in range(3):
         server = await serve(app)  # stops the earlier run first
         alice, bob = await clients(SocketIOChatClient, f"alice{run}", f"bob{run}", url=server.url)
-        await alice.send(f"hi, run {run}")
+        await alice.say(f"hi, run {run}")
         await bob.wait_for(f"hi, run {run}")
         monitor = app[SIO].eio.service_task_handle
         assert monitor is not None and not monitor.done(), "engine.io's ping monitor is not running"

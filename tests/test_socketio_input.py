@@ -98,7 +98,7 @@ async def test_a_bad_frame_on_the_chat_stage_is_refused_and_the_chat_goes_on(
                 assert await raw.ack(frame, 1) == [answer]
             await server.log.wait_for("Refused ")
             assert await raw.ack('422["chat message","still here","raw-1"]', 2) == [{"id": 1}]
-            await alice.send("me too")
+            await alice.say("me too")
             await bob.wait_for("raw: still here")
             await bob.wait_for("alice: me too")
             heard = await raw.frame_starting('42["chat message"')

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
+import ipywidgets as widgets
 import pytest
 
 from helpers.cli import websocket_cli
 from helpers.stages import broadcast, echo, json_chat, receive
-from helpers.widgets import NOT_CONNECTED, ChatClient, JsonChatClient, transcript
+from helpers.widgets import NOT_CONNECTED, ChatClient, JsonChatClient, side_by_side, transcript
 
 
 async def test_not_connected_when_no_server_runs(free_port):
     client = ChatClient("lonely")
     assert not await client.connect(f"ws://127.0.0.1:{free_port}/")
-    assert not await client.send("hello?")
+    assert not await client.say("hello?")
     assert client.lines == [
         f"Could not connect to ws://127.0.0.1:{free_port}/: connection refused (is the server running?)",
         NOT_CONNECTED,
@@ -24,14 +27,14 @@ async def test_echo_round_trip_and_transcript(serve):
     server = await serve(echo.make_app())
     client = ChatClient("page")
     assert await client.connect(server.ws_url)
-    await client.send("hi")
+    await client.say("hi")
     await client.wait_for("Server said: hi")
     await client.disconnect()
     assert transcript(client) == (
         "page:\n  The websocket is now open.\n  You said: hi\n  Server said: hi\n"
         "  Websocket is now closed (1000)."
     )
-    assert "Server said: hi" in client.output.value, "the widget shows it too"
+    assert "Server said: hi" in client.chat.value, "the widget shows it too"
 
 
 async def test_server_stop_is_seen_by_the_client(serve):
@@ -43,7 +46,7 @@ async def test_server_stop_is_seen_by_the_client(serve):
     await stop_server(quiet=True)
     await client.wait_closed()
     assert client.lines[-1] == "Websocket is now closed (1001)."
-    assert not await client.send("anyone?")
+    assert not await client.say("anyone?")
     assert client.lines[-1] == NOT_CONNECTED
 
 
@@ -62,7 +65,7 @@ async def test_wait_timeout_says_what_arrived(serve):
     server = await serve(receive.make_app())
     client = ChatClient("page", timeout=0.2)
     await client.connect(server.ws_url)
-    with pytest.raises(TimeoutError, match="page received 0 of 1 messages"):
+    with pytest.raises(TimeoutError, match="page got 0 of 1 messages within 0.2 s; last arrived: nothing"):
         await client.wait_for_messages(1)
     await client.disconnect()
 
@@ -75,7 +78,7 @@ async def test_json_client_describes_each_message(serve):
     await alice.wait_for("* alice joined")
     await bob.connect(server.ws_url)
     await bob.nick("bob")
-    await bob.send("hi")
+    await bob.say("hi")
     await bob.users()
     await bob.send_raw("{oops")
     await bob.wait_for("Error: malformed JSON")
@@ -104,3 +107,68 @@ async def test_command_line_client_transcript(serve):
         "> hi\n< hi\n"
         "Connection closed: 1000 (OK)."
     )
+
+
+def test_no_widget_method_hides_one_of_ipywidgets():
+    """``send``, ``log``, ``close``... are ipywidgets' own: a chat widget must not redefine them."""
+    from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
+
+    theirs = {name for name in dir(widgets.VBox) if not name.startswith("_")}
+    for cls in (ChatClient, JsonChatClient, SocketIOClient, SocketIOChatClient):
+        mine = [klass for klass in cls.__mro__ if klass.__module__.startswith("helpers.")]
+        ours = {name for klass in mine for name in vars(klass)}
+        assert not ours & theirs, (cls.__name__, ours & theirs)
+
+
+async def test_enter_in_the_text_box_sends(serve):
+    """The text box's own "submit" message, which the browser sends on Enter."""
+    server = await serve(echo.make_app())
+    client = ChatClient("page")
+    await client.connect(server.ws_url)
+    client.entry.value = "by Enter"
+    client.entry._handle_custom_msg({"event": "submit"}, [])  # what ipywidgets does with it
+    await client.wait_for("Server said: by Enter")
+    assert client.entry.value == ""
+    await client.disconnect()
+
+
+async def test_the_widget_comes_back_by_itself_after_a_restart(free_port):
+    from helpers.lifecycle import start_server, stop_server
+
+    server = await start_server(echo.make_app(), port=free_port, quiet=True)
+    client = ChatClient("page")
+    try:
+        await client.connect(server.ws_url)
+        mark = client.mark()
+        server = await start_server(echo.make_app(), port=free_port, quiet=True)  # a restart
+        await client.wait_for("The websocket is now open.", since=mark)
+        await client.say("back?")
+        await client.wait_for("Server said: back?")
+        assert client.lines == [
+            "The websocket is now open.",
+            "Websocket is now closed (1001).",
+            "The websocket is now open.",
+            "You said: back?",
+            "Server said: back?",
+        ]
+        assert "Connected to" in client.status.value
+    finally:
+        await client.disconnect()
+        await stop_server(quiet=True)
+
+
+async def test_the_newest_lines_are_shown_escaped_with_the_pages_time_format(serve):
+    server = await serve(echo.make_app())
+    client = ChatClient("page")
+    await client.connect(server.ws_url)
+    await client.say("<b>not bold</b>")
+    await client.wait_for("Server said: <b>not bold</b>")
+    await client.disconnect()
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in client.chat.value and "<b>not" not in client.chat.value
+    assert "flex-direction:column-reverse" in client.chat.value  # the newest line stays in view
+    assert re.search(r"<div>\d\d:\d\d:\d\d The websocket is now open\.</div>", client.chat.value)
+
+
+def test_widgets_side_by_side_read_as_text_without_a_kernel():
+    row = side_by_side(ChatClient("alice"), JsonChatClient("bob"))
+    assert repr(row) == "Chat widgets: alice, bob"

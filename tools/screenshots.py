@@ -60,7 +60,7 @@ async def chat_page(browser: Browser, out: Path) -> Path:
         await say(ada, "Hi, is anyone there?")
         await say(bob, "Hi Ada! Bob here, in another tab.")
         await widget.wait_for_messages(2)
-        await widget.send("And hello from the notebook's ChatClient.")
+        await widget.say("And hello from the notebook's ChatClient.")
         await expect(ada.locator("#output")).to_contain_text("Server said: And hello from the notebook")
         await ada.fill("#message", "Nice, it works.")
         target = out / "chat-page.png"
@@ -89,7 +89,7 @@ async def json_page(browser: Browser, out: Path) -> Path:
         await page.fill("#message", "Hello in JSON!")
         await page.click("#send")
         await widget.wait_for_messages(2)
-        await widget.send("Hi Ada, carol from the notebook.")
+        await widget.say("Hi Ada, carol from the notebook.")
         await page.click("#who")
         await expect(page.locator("#output")).to_contain_text("Online: ada, carol")
         target = out / "json-page.png"

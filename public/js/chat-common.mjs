@@ -19,9 +19,16 @@ export function websocketUrl (location = window.location) {
  * is shown as the text it is, and can't run a script.
  */
 export function outputLog (output, data) {
-  const timestamp = new Date().toLocaleTimeString()
-  output.textContent += `${timestamp} ${data}\n`
+  output.textContent += `${clock()} ${data}\n`
   output.scrollTop = output.scrollHeight
+}
+
+/**
+ * The time as HH:MM:SS, 24-hour, whatever the browser's locale: as the notebook's widgets show it.
+ */
+export function clock (date = new Date()) {
+  const two = (n) => String(n).padStart(2, '0')
+  return `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`
 }
 
 /**
@@ -33,25 +40,36 @@ export function showStatus (status, text, state) {
 }
 
 /**
+ * Waits between attempts to reconnect, in milliseconds: 1, 2, 4, 8, then every 10 seconds.
+ */
+export const RETRY_DELAYS = [1000, 2000, 4000, 8000, 10000]
+
+/**
  * Keep a websocket open to `url`: tell `onOpen`, `onMessage` and `onClose` what happens,
- * and when the connection drops (or never came), try again every `retryMs` milliseconds.
+ * and when the connection drops (or never came), try again, less and less often
+ * (`RETRY_DELAYS`), until it is back. `onClose` hears of each outage once.
  * Returns a function giving the current socket (or null while there is none).
  */
-export function keepConnected (url, { onOpen, onMessage, onClose, retryMs = 2000 }) {
+export function keepConnected (url, { onOpen, onMessage, onClose, delays = RETRY_DELAYS }) {
   let websocket = null
+  let attempt = 0
+  let outage = false
 
   function connect () {
     const socket = new WebSocket(url)
     socket.onopen = () => {
       websocket = socket
+      attempt = 0
+      outage = false
       onOpen()
     }
     socket.onmessage = (event) => onMessage(event.data)
     socket.onclose = (event) => {
       const wasOpen = websocket === socket
       websocket = null
-      onClose(wasOpen, event)
-      setTimeout(connect, retryMs)
+      if (!outage) onClose(wasOpen, event) // once per outage, not at every failed attempt
+      outage = true
+      setTimeout(connect, delays[Math.min(attempt++, delays.length - 1)])
     }
   }
 

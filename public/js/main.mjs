@@ -24,7 +24,7 @@ const websocket = keepConnected(url, {
     if (wasOpen) {
       outputLog(output, 'Websocket is now closed.')
     }
-    showStatus(status, 'Not connected to a server. Retrying every 2 seconds...', 'disconnected')
+    showStatus(status, 'Not connected to a server. Retrying...', 'disconnected')
   }
 })
 

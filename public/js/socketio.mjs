@@ -40,6 +40,7 @@ const mine = new Set() // client offsets of the messages this page sent
 // without a handler is never acknowledged), and resend requests that must not run twice.
 const socket = io({
   path: socketioPath(),
+  reconnectionDelayMax: 10000, // retry less and less often, as the other pages do
   auth: { serverOffset: 0 } // the last chat message seen: the server replays what came after
 })
 

@@ -49,6 +49,7 @@ class Pages:
         self.context = context
         self.errors: list[str] = []  # uncaught exceptions in any page
         self.console_errors: list[str] = []  # console.error, e.g. a refused websocket
+        self.failed: list[str] = []  # responses of status 400 or more, e.g. a missing favicon
         self.foreign: list[str] = []
 
     async def open(self, url: str):
@@ -57,6 +58,12 @@ class Pages:
         page.on(
             "console",
             lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
+        )
+        page.on(
+            "response",
+            lambda response: self.failed.append(f"{response.status} {response.url}")
+            if response.status >= 400
+            else None,
         )
         await page.goto(url)
         return page

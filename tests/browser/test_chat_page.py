@@ -36,7 +36,7 @@ async def test_two_pages_and_a_widget_client_chat_on_the_broadcast_stage(stage, 
         await expect(ada.locator("#message")).to_have_value("")
         await say(bob, "hi Ada, Bob here")
         await widget.wait_for_messages(2)
-        await widget.send("and the widget says hi")
+        await widget.say("and the widget says hi")
 
         said = ["hello from Ada", "hi Ada, Bob here", "and the widget says hi"]
         for page in (ada, bob):
@@ -66,7 +66,7 @@ async def test_the_page_says_not_connected_while_the_server_is_down_then_reconne
 
     await stop_server(quiet=True)  # the page stays open; its server is gone
     await expect(output).to_have_value(log_line("Websocket is now closed."))
-    await expect(status).to_have_text("Not connected to a server. Retrying every 2 seconds...")
+    await expect(status).to_have_text("Not connected to a server. Retrying...")
     await expect(status).to_have_class("status disconnected")
     await say(page, "anyone there?")
     await expect(output).to_have_value(log_line("The websocket is not connected to a server."))
@@ -85,7 +85,7 @@ async def test_a_page_opened_before_the_server_runs_connects_when_it_starts(stag
     static = await stage("static", port=free_port)  # serves the page but takes no websocket
     page = await pages.open(static.url + "chat.html")
     status = page.locator("#status")
-    await expect(status).to_have_text("Not connected to a server. Retrying every 2 seconds...")
+    await expect(status).to_have_text("Not connected to a server. Retrying...")
     await say(page, "hello?")
     await expect(page.locator("#output")).to_have_value(
         log_line("The websocket is not connected to a server.")
@@ -117,3 +117,13 @@ async def test_a_script_sent_as_a_message_is_shown_as_text_and_never_runs(stage,
     await expect(sender.locator("#output")).to_have_value(log_line(f"You said: {XSS}"))
     assert dialogs == []
     assert pages.errors == []
+
+
+@pytest.mark.parametrize("path", ["", "chat.html", "json.html", "socketio.html"])
+async def test_every_page_loads_without_a_failed_request(stage, pages, path):
+    """No ``/favicon.ico`` 404 at every load: the pages name their icon."""
+    server = await stage("socketio-chat")
+    page = await pages.open(server.url + path)
+    await page.wait_for_load_state("networkidle")
+    assert pages.failed == []
+    assert await page.evaluate("document.querySelector('link[rel=icon]').href") == server.url + "favicon.svg"

@@ -41,7 +41,7 @@ async def test_pages_and_a_widget_chat_with_nicknames_over_json(stage, pages):
         await widget.nick("carol")
         await say(ada, "hello, JSON world")
         await expect(ada.locator("#message")).to_have_value("")
-        await widget.send("carol here")
+        await widget.say("carol here")
         for page in (ada, bob):
             output = page.locator("#output")
             await expect(output).to_have_value(log_line("* carol joined"))

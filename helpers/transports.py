@@ -1,0 +1,269 @@
+"""How the chat widgets reach a server: a transport, given to the widget that shows the chat.
+
+``WebsocketTransport`` is the page's ``keepConnected`` in Python: a ``websockets`` client that
+comes back by itself when the server closed or dropped the connection (not when you
+disconnected), trying again after 0.25, 0.5, 1, then every 2 seconds, and at once when a
+server starts in this kernel. ``SocketIOTransport`` is python-socketio's ``AsyncClient``, which
+reconnects by itself after a dropped connection; after a server's goodbye (it stopped) it is
+asked to come back too, as ``socketio.mjs`` does.
+
+A transport knows nothing of widgets: it calls the ``on_open``, ``on_text`` and ``on_close``
+callbacks its view attached (``attach``), and waits never print.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+from socketio.exceptions import ConnectionError as SioConnectionError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from helpers.lifecycle import SERVER_STARTED
+from helpers.sio import quiet_logger
+
+__all__ = ["RETRY_DELAYS", "SocketIOTransport", "WebsocketTransport"]
+
+RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
+"""Seconds between attempts to reconnect; the last one repeats."""
+
+
+def _nothing(*_: Any) -> None:
+    return None
+
+
+async def _after_a_while(attempt: int) -> None:
+    """Wait before reconnection attempt ``attempt``; a server starting here ends the wait."""
+    await SERVER_STARTED.next(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+
+
+class WebsocketTransport:
+    """A websocket client that keeps its connection: the page's ``keepConnected``."""
+
+    def __init__(self, *, timeout: float = 3.0, reconnect: bool = True) -> None:
+        self.timeout, self.reconnect = timeout, reconnect
+        self.url: str | None = None
+        self.on_open: Callable[[str], None] = _nothing
+        self.on_text: Callable[[str], None] = _nothing
+        self.on_close: Callable[[str, bool], None] = _nothing
+        self._websocket: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._open_now = False
+        self._leaving = False
+        self._generation = 0  # each connect or disconnect starts a new one: old retries stop
+
+    def attach(
+        self,
+        *,
+        on_open: Callable[[str], None],
+        on_text: Callable[[str], None],
+        on_close: Callable[[str, bool], None],
+    ) -> None:
+        """The view's callbacks: a connection opened (url), a text came, it closed (why, retrying)."""
+        self.on_open, self.on_text, self.on_close = on_open, on_text, on_close
+
+    @property
+    def connected(self) -> bool:
+        return self._open_now
+
+    async def connect(self, url: str) -> str | None:
+        """Open the websocket to ``url``; ``None``, or why it can't (then it doesn't retry)."""
+        await self.disconnect()
+        self.url, self._leaving = url, False
+        self._generation += 1
+        try:
+            self._websocket = await self._open(url)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            return _reason(exc)
+        self._task = asyncio.get_running_loop().create_task(self._keep(self._websocket))
+        self._opened(url)
+        return None
+
+    async def send(self, data: str | bytes) -> bool:
+        """Put ``data`` on the wire; ``False`` if not connected."""
+        if not self.connected:
+            return False
+        try:
+            await self._websocket.send(data)
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def disconnect(self) -> None:
+        """Close the connection for good (idempotent): no reconnection after this."""
+        self._leaving = True
+        self._generation += 1
+        if self._websocket is not None:
+            await self._websocket.close()
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=self.timeout)
+            self._task.cancel()
+        self._websocket, self._task, self._open_now = None, None, False
+
+    async def _open(self, url: str) -> ClientConnection:
+        async with asyncio.timeout(self.timeout):
+            return await connect(url, compression=None)
+
+    async def _keep(self, websocket: ClientConnection) -> None:
+        """Read messages; when the connection ends, say so, and come back unless we left."""
+        while True:
+            try:
+                async for message in websocket:
+                    self.on_text(message if isinstance(message, str) else message.decode(errors="replace"))
+            except ConnectionClosed:
+                pass
+            retrying = self.reconnect and not self._leaving
+            self._open_now = False
+            self.on_close(str(websocket.close_code), retrying)
+            if not retrying:
+                return
+            websocket = await self._come_back()
+            if websocket is None:
+                return
+            self._websocket = websocket
+            self._opened(self.url)
+
+    def _opened(self, url: str) -> None:
+        self._open_now = True
+        self.on_open(url)
+
+    async def _come_back(self) -> ClientConnection | None:
+        generation = self._generation
+        for attempt in itertools.count():
+            await _after_a_while(attempt)
+            if self._leaving or self._generation != generation:
+                return None
+            try:
+                return await self._open(self.url)
+            except (OSError, TimeoutError, InvalidHandshake):
+                continue
+        return None  # pragma: no cover (the loop only ends by returning)
+
+
+class SocketIOTransport:
+    """python-socketio's client: events both ways, and back after a server's goodbye."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 3.0,
+        reconnect: bool = True,
+        auth: Callable[[], Any] | None = None,
+    ) -> None:
+        self.timeout, self.reconnect, self.auth = timeout, reconnect, auth
+        self.url: str | None = None
+        self.headers: dict[str, str] = {}
+        self.sio = socketio.AsyncClient(
+            reconnection_delay=0.5,  # after a dropped connection, try again soon
+            logger=quiet_logger(),  # its default logger writes to stderr, in whatever cell runs
+            engineio_logger=quiet_logger(),
+            handle_sigint=False,  # the kernel's Ctrl-C (interrupt) stays the kernel's
+        )
+        self.on_open: Callable[[str], None] = _nothing
+        self.on_close: Callable[[str, bool], None] = _nothing
+        self._connected = False
+        self._leaving = False
+        self._attempting = False
+        self._generation = 0  # each connect or disconnect starts a new one: old retries stop
+        self._return: asyncio.Task[None] | None = None
+        self.sio.on("connect", self._connected_now)
+        self.sio.on("disconnect", self._disconnected_now)
+
+    def attach(self, *, on_open: Callable[[str], None], on_close: Callable[[str, bool], None]) -> None:
+        self.on_open, self.on_close = on_open, on_close
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        """Call ``handler(*arguments)`` for each ``event`` the server emits to this client."""
+        self.sio.on(event, handler)
+
+    @property
+    def connected(self) -> bool:
+        """Connected to the namespace ``/``. Kept by our handlers: python-socketio runs them
+        before it updates ``sio.connected``, so a waiter woken there would see the old state."""
+        return self._connected
+
+    async def connect(self, url: str, *, headers: dict[str, str] | None = None) -> str | None:
+        """Connect to the Socket.IO server at ``url``; ``None``, or why it can't."""
+        await self.disconnect()
+        self.url, self.headers, self._leaving = url, headers or {}, False
+        self._generation += 1
+        try:
+            await self._open()
+        except SioConnectionError as exc:
+            return str(exc)
+        return None
+
+    async def emit(self, event: str, *args: Any) -> bool:
+        if not self.connected:
+            return False
+        await self.sio.emit(event, args)
+        return True
+
+    async def call(self, event: str, *args: Any, timeout: float) -> Any:
+        """Emit ``event`` and return its acknowledgement (python-socketio's errors propagate)."""
+        return await self.sio.call(event, args, timeout=timeout)
+
+    async def disconnect(self) -> None:
+        """Leave, saying goodbye, and stop coming back (idempotent)."""
+        self._leaving = True
+        self._generation += 1
+        if self._return is not None:
+            if self._attempting:  # never cut python-socketio's connect short: it can't recover
+                await asyncio.wait([self._return], timeout=self.timeout + 1)
+            self._return.cancel()
+            self._return = None
+        await self.sio.shutdown()  # also ends python-socketio's own reconnection loop
+
+    async def drop(self) -> None:
+        """Lose the connection without a goodbye, like a network failure: it comes back."""
+        if self.sio.eio.ws is not None:
+            await self.sio.eio.ws.close()
+
+    async def _open(self) -> None:
+        await self.sio.connect(
+            self.url,
+            headers=self.headers,
+            auth=self.auth,  # called again at each reconnection
+            transports=["websocket"],
+            wait_timeout=self.timeout,
+        )
+
+    async def _connected_now(self) -> None:
+        self._connected = True
+        self.on_open(self.url)
+
+    async def _disconnected_now(self, reason: str) -> None:
+        self._connected = False
+        server_goodbye = reason == self.sio.reason.SERVER_DISCONNECT
+        retrying = self.reconnect and not self._leaving and reason != self.sio.reason.CLIENT_DISCONNECT
+        self.on_close(reason, retrying)
+        if retrying and server_goodbye:  # python-socketio won't come back by itself after this
+            self._return = asyncio.get_running_loop().create_task(self._come_back())
+
+    async def _come_back(self) -> None:
+        generation = self._generation
+        for attempt in itertools.count():
+            await _after_a_while(attempt)
+            if self._leaving or self._generation != generation:
+                return
+            self._attempting = True
+            try:
+                await self._open()
+            except SioConnectionError:
+                continue
+            finally:
+                self._attempting = False
+            return
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running?)"
+    return str(exc) or type(exc).__name__
+
