@@ -21,6 +21,9 @@ from typing import Any, SupportsIndex
 
 __all__ = ["Changes", "Lines", "WaitTimeout", "cell_began", "describe_interrupt", "now"]
 
+WAKE_EVERY = 0.2
+"""Seconds a wait sleeps at most before it looks again (and lets an interrupt in)."""
+
 _clock = itertools.count(1)
 _cell_mark = 0
 """The stamp at which the running notebook cell began; 0 outside a notebook."""
@@ -94,7 +97,9 @@ class Changes:
                 while not predicate():
                     waiter = asyncio.get_running_loop().create_future()
                     self._waiters.append(waiter)
-                    await waiter
+                    # Wake now and then: ipykernel cancels an interrupted cell only when its
+                    # event loop next runs, so the stop button works at once, not at the timeout.
+                    await asyncio.wait([waiter], timeout=WAKE_EVERY)
         except TimeoutError:
             raise WaitTimeout(describe()) from None
 

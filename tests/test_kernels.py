@@ -1,0 +1,137 @@
+"""Real kernels (jupyter_client), as JupyterLab runs them: port hand-over, short errors.
+
+Two notebooks of the same user both serve on one port: the second one's start cell asks the
+first kernel to stop (its clients get 1001) and takes the port. A foreign program keeps its
+port. Only this user's kernels can ask: the request goes through a Unix socket in a private
+folder and carries a secret from a file only this user can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import stat
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+import websockets
+from jupyter_client.manager import start_new_async_kernel
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+class Kernel:
+    """One kernel and its client; ``run`` a cell, get what it printed and its error, if any."""
+
+    def __init__(self, manager, client) -> None:
+        self.manager, self.client = manager, client
+
+    async def run(self, code: str, timeout: float = 30) -> tuple[str, list[str] | None]:
+        printed: list[str] = []
+        error: list[list[str]] = []
+
+        def output(message: dict) -> None:
+            kind, content = message["header"]["msg_type"], message["content"]
+            if kind == "stream":
+                printed.append(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                printed.append(content["data"].get("text/plain", "") + "\n")
+            elif kind == "error":
+                error.append(content["traceback"])
+
+        await self.client.execute_interactive(code, output_hook=output, timeout=timeout)
+        return "".join(printed), (error[0] if error else None)
+
+
+@asynccontextmanager
+async def kernel(notebook: str, runtime: Path) -> AsyncIterator[Kernel]:
+    """A kernel that Jupyter would have started for ``notebook`` (``JPY_SESSION_NAME``)."""
+    env = {**os.environ, "JPY_SESSION_NAME": f"notebooks/{notebook}", "WORKBOOK_RUNTIME_DIR": str(runtime)}
+    manager, client = await start_new_async_kernel(kernel_name="python3", env=env, cwd=str(NOTEBOOKS))
+    try:
+        yield Kernel(manager, client)
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+
+
+START = """\
+from helpers import current_server, start_server
+from helpers.stages import echo
+server = await start_server(echo.make_app(), port={port})"""
+
+
+async def test_a_second_notebook_takes_the_port_over_from_the_first(tmp_path, free_port):
+    runtime = tmp_path / "runtime"
+    async with kernel("05-broadcast-server.ipynb", runtime) as first:
+        printed, error = await first.run(START.format(port=free_port))
+        assert (printed, error) == (f"Listening at port {free_port}: http://127.0.0.1:{free_port}/\n", None)
+        async with websockets.connect(f"ws://127.0.0.1:{free_port}/") as student:
+            async with kernel("03-websocket-server.ipynb", runtime) as second:
+                printed, error = await second.run(START.format(port=free_port))
+                assert error is None, error
+                assert printed.splitlines() == [
+                    f"Took port {free_port} over from 05-broadcast-server.ipynb: its server stopped.",
+                    f"Listening at port {free_port}: http://127.0.0.1:{free_port}/",
+                ]
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(student.recv(), 5)
+                assert closed.value.rcvd.code == 1001, "the first notebook's clients heard Going Away"
+
+                printed, error = await first.run("print(current_server())")
+                assert printed.splitlines() == [
+                    f"Server: port {free_port} went to 03-websocket-server.ipynb, so this notebook's server "
+                    "stopped. Run its start cell to take the port back.",
+                    "None",
+                ]
+                async with aiohttp.ClientSession() as http:  # the second notebook serves now
+                    async with http.get(f"http://127.0.0.1:{free_port}/chat.html") as response:
+                        assert response.status == 200
+
+
+async def test_a_foreign_program_keeps_its_port(tmp_path, free_port):
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", free_port))
+        foreign.listen()
+        async with kernel("03-websocket-server.ipynb", tmp_path / "runtime") as notebook:
+            printed, error = await notebook.run(START.format(port=free_port))
+    assert error == [
+        f"PortInUseError: Port {free_port} on 127.0.0.1 is in use by another program. "
+        f"Stop that program, or choose another port: await start_server(app, port={free_port + 1})"
+    ]
+
+
+async def test_only_this_users_kernels_can_ask(tmp_path, free_port):
+    """The socket is in a folder only this user may enter; a request without the secret fails."""
+    runtime = tmp_path / "runtime"
+    async with kernel("05-broadcast-server.ipynb", runtime) as holder:
+        await holder.run(START.format(port=free_port))
+        assert stat.S_IMODE(runtime.stat().st_mode) == 0o700
+        assert stat.S_IMODE((runtime / "secret").stat().st_mode) == 0o600
+        reader, writer = await asyncio.open_unix_connection(str(runtime / f"port-{free_port}.sock"))
+        writer.write(json.dumps({"secret": "guess", "port": free_port, "notebook": "evil"}).encode() + b"\n")
+        answer = json.loads(await asyncio.wait_for(reader.readline(), 5))
+        writer.close()
+        assert answer == {"released": False, "error": "wrong secret"}
+        printed, _ = await holder.run("print(server.clients, current_server() is server)")
+        assert printed == "0 True\n", "still serving"
+
+
+async def test_a_timeout_and_an_interrupt_are_one_line_in_a_notebook(tmp_path):
+    async with kernel("03-websocket-server.ipynb", tmp_path / "runtime") as notebook:
+        await notebook.run("from helpers.widgets import ChatClient\nclient = ChatClient('page')")
+        _, error = await notebook.run("await client.wait_for('Server said: hi', timeout=0.2)")
+        assert error == ["TimeoutError: page got no 'Server said: hi' within 0.2 s; last arrived: nothing"]
+
+        waiting = asyncio.get_running_loop().create_task(
+            notebook.run("await client.wait_for('Server said: hi', timeout=60)")
+        )
+        await asyncio.sleep(1)
+        await notebook.manager.interrupt_kernel()  # the stop button
+        _, error = await asyncio.wait_for(waiting, 30)
+        assert error == ["Interrupted while waiting for page to get 'Server said: hi'."]
