@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from helpers import handover
+from helpers.addresses import browser_url
 from helpers.app import LOG, SOCKETS, add_plumbing
 from helpers.kernel import before_each_cell
 from helpers.log import ServerLog
@@ -184,8 +185,8 @@ async def start_server(
         if not quiet:
             print(f"Took port {port} over from {holder}: its server stopped.")
     _claim = await handover.claim(_current.port, _hand_over)
-    if not quiet:
-        print(f"Listening at port {_current.port}: {_current.url}")
+    if not quiet:  # the address the student's browser can open: through the hub's proxy, on a hub
+        print(f"Listening at port {_current.port}: {browser_url(_current.port, direct=_current.url)}")
     return _current
 
 

@@ -7,7 +7,6 @@ The Python a notebook teaches is written in its cells; the HTML, CSS and JavaScr
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -15,10 +14,11 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_for_filename
 
+from helpers.addresses import browser_url
 from helpers.app import PUBLIC
 from helpers.lifecycle import RunningServer
 
-__all__ = ["PageFrame", "PageLink", "SourceFile", "page", "page_url", "proxy_base", "show_file"]
+__all__ = ["PageFrame", "PageLink", "SourceFile", "page", "page_url", "show_file"]
 
 
 class SourceFile:
@@ -79,24 +79,9 @@ class PageFrame(widgets.VBox):
         return f"Page at {self.url}"
 
 
-def proxy_base() -> str | None:
-    """Where the student's browser reaches this kernel's ports: ``{base_url}proxy/``, or ``None``.
-
-    On JupyterHub and Binder (``JUPYTERHUB_SERVICE_PREFIX``, set by the hub) the browser is not
-    on the machine that runs the kernel: it can't open ``127.0.0.1``, and pages go through
-    jupyter-server-proxy. ``WORKBOOK_PROXY_BASE`` says the same for any other remote Jupyter
-    server (its ``base_url``, e.g. ``/``); set to ``off`` it makes links direct.
-    """
-    base = os.environ.get("WORKBOOK_PROXY_BASE") or os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
-    if not base or base == "off":
-        return None
-    return base.rstrip("/") + "/proxy/"
-
-
 def page_url(server: RunningServer, path: str = "") -> str:
     """The address of ``path`` on ``server`` as the student's browser reaches it."""
-    base = proxy_base()
-    return f"{base}{server.port}/{path}" if base else server.url + path
+    return browser_url(server.port, path, direct=server.url)
 
 
 def page(

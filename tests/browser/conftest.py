@@ -50,6 +50,7 @@ class Pages:
         self.errors: list[str] = []  # uncaught exceptions in any page
         self.console_errors: list[str] = []  # console.error, e.g. a refused websocket
         self.failed: list[str] = []  # responses of status 400 or more, e.g. a missing favicon
+        self.websockets: list[str] = []  # the URL of every websocket a page opened
         self.foreign: list[str] = []
 
     async def open(self, url: str):
@@ -59,6 +60,7 @@ class Pages:
             "console",
             lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
         )
+        page.on("websocket", lambda websocket: self.websockets.append(websocket.url))
         page.on(
             "response",
             lambda response: self.failed.append(f"{response.status} {response.url}")
