@@ -59,7 +59,7 @@ class ChatClient(widgets.VBox):
         self._shown: list[str] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.entry = widgets.Text(
-            placeholder="Type a message and press Enter", layout=widgets.Layout(width="auto")
+            placeholder="Type, then Enter", layout=widgets.Layout(width="auto")
         )
         self.button = widgets.Button(description="Send", button_style="primary")
         self.status = widgets.HTML()

@@ -3,8 +3,9 @@
 - ``chat-page.png``: public/chat.html in Chromium on the broadcast stage, after a short
   conversation between two pages and a widget client.
 - ``json-page.png``: public/json.html on the ``json`` stage, nicknames and all.
-- ``notebook-broadcast.png``: JupyterLab itself, with notebooks/05-broadcast-server.ipynb run
-  (a copy, outputs cleared; the original is never touched) and its three widget clients talking.
+- ``notebook-broadcast.png``: JupyterLab itself, with notebooks/05-broadcast-server.ipynb after
+  Run All (a copy, outputs cleared; the original is never touched): its three widget clients
+  live, one of them just sent a line typed into it with Enter.
 
 Uses Debian's Chromium (``/usr/bin/chromium`` or ``WORKBOOK_CHROMIUM``) through Playwright;
 every server listens on 127.0.0.1 and the browser resolves no other host.
@@ -18,12 +19,13 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import secrets
 import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import nbformat
@@ -107,18 +109,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def notebook(browser: Browser, out: Path) -> Path:
-    """Run a copy of notebook 05 in a private JupyterLab on loopback; screenshot its widgets."""
+@asynccontextmanager
+async def jupyterlab(notebooks: list[Path]) -> AsyncIterator[str]:
+    """A private JupyterLab on loopback with copies of ``notebooks`` (outputs cleared); its URL.
+
+    The originals are never touched; settings, workspaces and runtime files live in a temporary
+    folder, and the kernels' chat servers get a free port (``WORKBOOK_PORT``), not 3000.
+    """
     with tempfile.TemporaryDirectory(prefix="workbook-lab-") as tmp:
         tmp_path = Path(tmp)
         lab_root = tmp_path / "notebooks"
         lab_root.mkdir()
-        copy = nbformat.read(NOTEBOOK, as_version=4)
-        for cell in copy.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        copy.metadata.pop("widgets", None)
-        nbformat.write(copy, lab_root / NOTEBOOK.name)
+        for path in notebooks:
+            copy = nbformat.read(path, as_version=4)
+            for cell in copy.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            copy.metadata.pop("widgets", None)
+            nbformat.write(copy, lab_root / path.name)
         settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
         settings.mkdir(parents=True)
         (settings / "notification.jupyterlab-settings").write_text(
@@ -129,6 +137,7 @@ async def notebook(browser: Browser, out: Path) -> Path:
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
             "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            "WORKBOOK_RUNTIME_DIR": str(tmp_path / "workbook"),
             "WORKBOOK_PORT": str(free_port()),  # the kernel's chat server, not 3000
         }
         lab = await asyncio.create_subprocess_exec(
@@ -143,11 +152,7 @@ async def notebook(browser: Browser, out: Path) -> Path:
         )
         try:
             await _wait_for_lab(lab, port)
-            context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
-            context.set_default_timeout(60_000)
-            page = await context.new_page()
-            await page.goto(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}")
-            return await _run_and_shoot(page, out / "notebook-broadcast.png")
+            yield f"http://127.0.0.1:{port}/lab/tree/{{name}}?token={token}"
         finally:
             lab.terminate()
             try:
@@ -155,6 +160,37 @@ async def notebook(browser: Browser, out: Path) -> Path:
             except TimeoutError:
                 lab.kill()
                 await lab.wait()
+
+
+async def run_all(page: Page) -> None:
+    """Run every cell of the open notebook, as "Run All" does; fail on an error or stderr."""
+    await page.wait_for_function(NOTEBOOK_READY, timeout=60_000)
+    await page.evaluate(RUN_ALL)
+    await page.wait_for_function(ALL_RUN, timeout=120_000)
+    errors = await page.evaluate(ERRORS)
+    if errors:
+        raise RuntimeError(f"the notebook failed in JupyterLab: {errors}")
+
+
+async def notebook(browser: Browser, out: Path) -> Path:
+    """Notebook 05 after Run All in a private JupyterLab: its widgets live; one types with Enter."""
+    async with jupyterlab([NOTEBOOK]) as url:
+        context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+        context.set_default_timeout(60_000)
+        page = await context.new_page()
+        await page.goto(url.format(name=NOTEBOOK.name))
+        await run_all(page)
+        widgets_cell = page.locator(".jp-CodeCell", has=page.locator(".widget-text input")).first
+        entries = widgets_cell.locator(".widget-text input")
+        await expect(entries).to_have_count(3)
+        await entries.first.fill("Typed in JupyterLab, sent with Enter")
+        await entries.first.press("Enter")
+        await expect(widgets_cell).to_contain_text("Server said: Typed in JupyterLab, sent with Enter")
+        await widgets_cell.evaluate("cell => cell.scrollIntoView({block: 'start'})")
+        await page.mouse.move(0, 0)
+        target = out / "notebook-broadcast.png"
+        await page.screenshot(path=target)
+        return target
 
 
 async def _wait_for_lab(lab: asyncio.subprocess.Process, port: int) -> None:
@@ -181,26 +217,16 @@ NOTEBOOK_READY = """() => {
             panel.sessionContext?.session?.kernel?.status === 'idle')
 }"""
 
-RUN_UP_TO_STOP = """async () => {
+RUN_ALL = """async () => {
   const app = window.jupyterapp
   app.shell.collapseLeft()
-  const panel = app.shell.currentWidget
-  const cells = panel.content.widgets
-  const stop = cells.findIndex(cell => cell.model.sharedModel.getSource().startsWith('## Stop'))
-  if (stop > 0) {
-    panel.content.activeCellIndex = stop
-    await app.commands.execute('notebook:run-all-above')
-  } else {
-    await app.commands.execute('notebook:run-all-cells')
-  }
-  return stop
+  await app.commands.execute('notebook:run-all-cells')
 }"""
 
-ALL_RUN = """(stop) => {
+ALL_RUN = """() => {
   const panel = window.jupyterapp.shell.currentWidget
-  const cells = panel.content.widgets.slice(0, stop > 0 ? stop : undefined)
   return panel.sessionContext.session.kernel.status === 'idle' &&
-    cells.every(cell => cell.model.type !== 'code' || cell.model.executionCount !== null)
+    panel.content.widgets.every(cell => cell.model.type !== 'code' || cell.model.executionCount !== null)
 }"""
 
 ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
@@ -208,24 +234,6 @@ ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .flatMap(cell => cell.model.outputs.toJSON())
   .filter(output => output.output_type === 'error' || output.name === 'stderr')
   .map(output => output.ename ? `${output.ename}: ${output.evalue}` : output.text)"""
-
-
-async def _run_and_shoot(page: Page, target: Path) -> Path:
-    await page.wait_for_function(NOTEBOOK_READY, timeout=60_000)
-    stop = await page.evaluate(RUN_UP_TO_STOP)
-    await page.wait_for_function(ALL_RUN, arg=stop, timeout=120_000)
-    errors = await page.evaluate(ERRORS)
-    if errors:
-        raise RuntimeError(f"{NOTEBOOK.name} failed in JupyterLab: {errors}")
-    widgets_cell = page.locator(".jp-CodeCell", has=page.locator(".widget-textarea")).first
-    await expect(widgets_cell.locator(".widget-textarea textarea")).to_have_count(3)
-    await expect(widgets_cell.locator(".widget-textarea textarea").first).to_have_value(
-        re.compile("Hello everyone!")
-    )
-    await widgets_cell.evaluate("cell => cell.scrollIntoView({block: 'start'})")
-    await page.mouse.move(0, 0)
-    await page.screenshot(path=target)
-    return target
 
 
 SHOTS = {"chat": chat_page, "json": json_page, "notebook": notebook}

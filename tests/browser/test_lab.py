@@ -1,0 +1,44 @@
+"""The workbook in a real JupyterLab, in Chromium: what a student sees after Run All.
+
+Notebook 05 is run as a student would ("Run All"): nothing fails, the server and the three
+widgets stay live, a line typed into a widget's box goes out with Enter, and each widget shows
+its newest line.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from tools.screenshots import NOTEBOOK, jupyterlab, run_all
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+NEWEST_IN_VIEW = """chat => {
+  const box = chat.querySelector('div[style*="overflow-y"]')
+  const last = box.querySelector(':scope > div > div:last-child').getBoundingClientRect()
+  const seen = box.getBoundingClientRect()
+  return last.bottom <= seen.bottom + 1 && last.top >= seen.top - 1
+}"""
+
+
+async def test_after_run_all_the_widgets_are_live_and_enter_sends(browser):
+    async with jupyterlab([NOTEBOOK]) as url:
+        context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+        context.set_default_timeout(60_000)
+        try:
+            page = await context.new_page()
+            await page.goto(url.format(name=NOTEBOOK.name))
+            await run_all(page)  # fails on any error or stderr in any cell
+            row = page.locator(".jp-CodeCell", has=page.locator(".widget-text input")).first
+            await expect(row.locator(".widget-html", has_text="● Connected to ws://")).to_have_count(3)
+            entries, chats = row.locator(".widget-text input"), row.locator(".widget-html-content")
+            for n in range(12):  # more lines than a widget shows at once
+                await entries.nth(1).fill(f"line {n} from bob, by Enter")
+                await entries.nth(1).press("Enter")
+            await expect(row).to_contain_text("Server said: line 11 from bob, by Enter")
+            await expect(entries.nth(1)).to_have_value("")
+            alice_chat = chats.filter(has_text="Server said: line 11 from bob").first
+            assert await alice_chat.evaluate(NEWEST_IN_VIEW), "the newest line is in view"
+        finally:
+            await context.close()
