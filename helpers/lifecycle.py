@@ -164,12 +164,18 @@ async def open_server(app: web.Application, *, host: str = "127.0.0.1", port: in
 
 
 async def start_server(
-    app: web.Application, *, host: str = "127.0.0.1", port: int | None = None, quiet: bool = False
+    app: web.Application,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    quiet: bool = False,
+    hand_over: bool = True,
 ) -> RunningServer:
     """Serve ``app`` at ``host``:``port`` from this kernel's loop, replacing an earlier server.
 
     ``port=0`` picks a free port (tests use it). Prints ``Listening at port N: URL``. A port
-    held by another of your workbook kernels is handed over to this one.
+    held by another of your workbook kernels is handed over to this one, and this one hands
+    it on when asked; ``hand_over=False`` (the command line) neither asks nor gives.
     """
     global _current, _claim
     await stop_server(quiet=True)
@@ -177,6 +183,8 @@ async def start_server(
     try:
         _current = await open_server(app, host=host, port=port)
     except PortInUseError:
+        if not hand_over:
+            raise
         try:
             holder = await handover.request_port(port)
         except handover.HandOverRefused:
@@ -184,7 +192,8 @@ async def start_server(
         _current = await open_server(app, host=host, port=port)
         if not quiet:
             print(f"Took port {port} over from {holder}: its server stopped.")
-    _claim = await handover.claim(_current.port, _hand_over)
+    if hand_over:
+        _claim = await handover.claim(_current.port, _hand_over)
     if not quiet:  # the address the student's browser can open: through the hub's proxy, on a hub
         print(f"Listening at port {_current.port}: {browser_url(_current.port, direct=_current.url)}")
     return _current

@@ -111,7 +111,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await start_server(app, host=args.host, port=args.port, quiet=True)
+    # a terminal's server is no notebook's: it neither takes a port from one nor gives it up
+    await start_server(app, host=args.host, port=args.port, quiet=True, hand_over=False)
     await stop.wait()
     await stop_server(quiet=True)
 

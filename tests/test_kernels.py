@@ -135,3 +135,36 @@ async def test_a_timeout_and_an_interrupt_are_one_line_in_a_notebook(tmp_path):
         await notebook.manager.interrupt_kernel()  # the stop button
         _, error = await asyncio.wait_for(waiting, 30)
         assert error == ["Interrupted while waiting for page to get 'Server said: hi'."]
+
+
+async def test_the_command_line_server_neither_takes_a_notebooks_port_nor_gives_its_own(tmp_path, free_port):
+    """``python -m helpers.serve`` in a terminal is nobody's notebook: each keeps its own port."""
+    import sys
+
+    runtime = tmp_path / "runtime"
+    env = {**os.environ, "WORKBOOK_RUNTIME_DIR": str(runtime)}
+    async with kernel("05-broadcast-server.ipynb", runtime) as notebook:
+        await notebook.run(START.format(port=free_port))
+        refused = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "helpers.serve", "--port", str(free_port),
+            stderr=asyncio.subprocess.PIPE, env=env,
+        )
+        assert await asyncio.wait_for(refused.wait(), 20) == 1
+        assert b"is in use by another program" in await refused.stderr.read()
+        printed, _ = await notebook.run("print(current_server() is server)")
+        assert printed == "True\n", "the notebook still serves"
+
+        with socket.socket() as probe:  # another free port, for the terminal's server
+            probe.bind(("127.0.0.1", 0))
+            other = probe.getsockname()[1]
+        terminal = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "helpers.serve", "--port", str(other),
+            stdout=asyncio.subprocess.PIPE, env=env,
+        )
+        try:
+            assert (await asyncio.wait_for(terminal.stdout.readline(), 20)).startswith(b"Listening at port")
+            _, error = await notebook.run(START.format(port=other))
+            assert error is not None and error[0].startswith(f"PortInUseError: Port {other} on 127.0.0.1")
+        finally:
+            terminal.terminate()
+            await terminal.wait()
