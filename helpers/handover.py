@@ -14,8 +14,10 @@ How a kernel is asked, and why nobody else can ask:
 - A request must carry this user's secret, kept in ``secret`` in that folder (mode 0600),
   compared in constant time. A wrong one is refused and the server keeps running.
 
-The protocol is one JSON line each way: ``{"secret", "port", "notebook"}`` asks; the holder
-stops its server, then answers ``{"released": true, "notebook": "05-broadcast-server.ipynb"}``.
+The protocol is one JSON line each way: ``{"secret", "port", "notebook", "until"}`` asks; the
+holder stops its server, then answers ``{"released": true, "notebook": "05-broadcast-server.ipynb"}``.
+A holder too busy to answer before ``until`` (a cell running there) keeps its server: the
+asker has given up by then.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import os
 import secrets
 import stat
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -38,7 +41,15 @@ ANSWER_TIMEOUT = 5.0
 
 
 class HandOverRefused(Exception):  # noqa: N818 (what happened, not an error of the caller)
-    """The holder of the port would not (or could not) hand it over."""
+    """The holder of the port would not (or could not) hand it over.
+
+    ``holder`` says who holds it, as ``PortInUseError`` words it: ``"another program"`` when
+    no workbook kernel of ours claims the port.
+    """
+
+    def __init__(self, why: str, holder: str = "another program") -> None:
+        super().__init__(why)
+        self.holder = holder
 
 
 def private_folder() -> Path:
@@ -52,14 +63,23 @@ def private_folder() -> Path:
 
 
 def _secret() -> bytes:
-    """This user's secret, made on first use; only this user can read the file (0600)."""
+    """This user's secret, made on first use; only this user can read the file (0600).
+
+    Written whole to a file of its own, then linked into place: a kernel reading it at the
+    same moment sees either no file or the whole secret, never an empty one.
+    """
     path = private_folder() / "secret"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(secrets.token_hex(32))
+    if not path.exists():
+        draft = path.with_name(f"secret.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # fails if another kernel was first: then theirs counts
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_bytes().strip()
 
 
@@ -90,10 +110,11 @@ class Claim:
             pass
 
 
-async def claim(port: int, hand_over: Callable[[str], Awaitable[None]]) -> Claim | None:
-    """Answer requests for ``port``: ``hand_over(requester)`` stops the server, then we answer.
+async def claim(port: int, hand_over: Callable[[int, str], Awaitable[bool]]) -> Claim | None:
+    """Answer requests for ``port``: ``hand_over(port, requester)`` stops the server, then we answer.
 
-    ``None`` when hand-over can't work here (no private folder, say): the server runs anyway.
+    ``None`` when hand-over can't work here (no private folder, a path too long for a Unix
+    socket): the server runs anyway, it just can't be asked for its port.
     """
     try:
         path = _socket_path(port)
@@ -104,12 +125,7 @@ async def claim(port: int, hand_over: Callable[[str], Awaitable[None]]) -> Claim
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = json.loads(await asyncio.wait_for(reader.readline(), ANSWER_TIMEOUT))
-            given = str(request.get("secret", "")).encode()
-            if not hmac.compare_digest(given, secret) or request.get("port") != port:
-                writer.write(b'{"released": false, "error": "wrong secret"}\n')
-                return
-            await hand_over(str(request.get("notebook", "another notebook")))
-            writer.write(json.dumps({"released": True, "notebook": notebook_name()}).encode() + b"\n")
+            writer.write(json.dumps(await _decide(request)).encode() + b"\n")
         except (ValueError, OSError, TimeoutError, AttributeError):
             pass
         finally:
@@ -119,9 +135,22 @@ async def claim(port: int, hand_over: Callable[[str], Awaitable[None]]) -> Claim
                 pass
             writer.close()
 
-    path.unlink(missing_ok=True)  # a socket left by a kernel that died: its port is free anyway
-    server = await asyncio.start_unix_server(answer, path=str(path))
-    os.chmod(path, 0o600)
+    async def _decide(request: dict) -> dict:
+        given = str(request.get("secret", "")).encode()
+        if not hmac.compare_digest(given, secret) or request.get("port") != port:
+            return {"released": False, "error": "wrong secret"}
+        if time.time() > float(request.get("until", 0)):  # we were busy; the asker gave up
+            return {"released": False, "error": "asked too late"}
+        if not await hand_over(port, str(request.get("notebook", "another notebook"))):
+            return {"released": False, "error": "another notebook took it first"}
+        return {"released": True, "notebook": notebook_name()}
+
+    try:
+        path.unlink(missing_ok=True)  # a socket left by a kernel that died: its port is free anyway
+        server = await asyncio.start_unix_server(answer, path=str(path))
+        os.chmod(path, 0o600)
+    except OSError:
+        return None
     return Claim(port, server, path)
 
 
@@ -136,16 +165,25 @@ async def request_port(port: int) -> str:
         raise HandOverRefused(str(exc)) from None
     if not path.exists():
         raise HandOverRefused("no workbook kernel of yours holds it")
+    busy = "another notebook that did not answer (is a cell running there?)"
     try:
         async with asyncio.timeout(ANSWER_TIMEOUT):
             reader, writer = await asyncio.open_unix_connection(str(path))
-            request = {"secret": secret.decode(), "port": port, "notebook": notebook_name()}
+            request = {
+                "secret": secret.decode(),
+                "port": port,
+                "notebook": notebook_name(),
+                "until": time.time() + ANSWER_TIMEOUT - 1,  # a busy holder must not stop later
+            }
             writer.write(json.dumps(request).encode() + b"\n")
             await writer.drain()
             answer = json.loads(await reader.readline() or b"{}")
             writer.close()
+    except (ConnectionRefusedError, FileNotFoundError):  # a socket left by a kernel that died
+        raise HandOverRefused("no workbook kernel of yours holds it") from None
     except (OSError, TimeoutError, ValueError):
-        raise HandOverRefused("the workbook kernel that held it did not answer") from None
+        raise HandOverRefused("no answer", holder=busy) from None
     if not answer.get("released"):
-        raise HandOverRefused(answer.get("error", "it would not hand the port over"))
+        error = str(answer.get("error", "it would not hand the port over"))
+        raise HandOverRefused(error, holder=f"another notebook ({error})")
     return str(answer.get("notebook", "another notebook"))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,16 +56,20 @@ SHUTDOWN_TIMEOUT = 1.0
 SERVER_STARTED = Changes()
 """Notified whenever a server starts in this kernel: a widget waiting to reconnect tries at once."""
 
+PORT_HANDED_OVER: list[Callable[[int, str], object]] = []
+"""Called with (port, notebook) when this kernel gave its port to another notebook."""
+
 
 class PortInUseError(OSError):
     """Another program listens on the port. Shown as one line in a notebook, not a traceback."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, holder: str = "another program") -> None:
+        self.host, self.port, self.holder = host, port, holder
         super().__init__(
             errno.EADDRINUSE,
-            f"Port {port} on {host} is in use by another program. "
-            f"Stop that program, or choose another port: await start_server(app, port={port + 1})",
+            f"Port {port} on {host} is in use by {holder}. "
+            f"Stop {'that program' if holder == 'another program' else 'it'}, or choose another port: "
+            f"await start_server(app, port={port + 1})",
         )
 
     def __str__(self) -> str:
@@ -187,9 +191,12 @@ async def start_server(
             raise
         try:
             holder = await handover.request_port(port)
-        except handover.HandOverRefused:
-            raise PortInUseError(host, port) from None
-        _current = await open_server(app, host=host, port=port)
+        except handover.HandOverRefused as refused:
+            raise PortInUseError(host, port, refused.holder) from None
+        try:
+            _current = await open_server(app, host=host, port=port)
+        except PortInUseError:  # another notebook asked at the same moment, and bound first
+            raise PortInUseError(host, port, "another notebook that took it at the same moment") from None
         if not quiet:
             print(f"Took port {port} over from {holder}: its server stopped.")
     if hand_over:
@@ -222,14 +229,21 @@ _news: list[str] = []
 """What happened to this kernel's server between cells, told at the top of the next one."""
 
 
-async def _hand_over(requester: str) -> None:
-    """Another notebook of ours wants the port: stop our server, and say so in our next cell."""
-    port = _current.port if _current is not None else "?"
+async def _hand_over(port: int, requester: str) -> bool:
+    """Another notebook of ours wants ``port``: stop our server there, and say so in our next cell.
+
+    ``False`` when we serve no such port any more (another notebook asked first).
+    """
+    if _current is None or _current.port != port:
+        return False
     await stop_server(quiet=True)
+    for hook in PORT_HANDED_OVER:  # our widgets stop reconnecting: they'd join its chat
+        hook(port, requester)
     _news.append(
         f"Server: port {port} went to {requester}, so this notebook's server stopped. "
         "Run its start cell to take the port back."
     )
+    return True
 
 
 def report_to_next_cell() -> None:

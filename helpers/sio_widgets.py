@@ -87,6 +87,7 @@ class SocketIOClient(ChatClient):
 
     def _attach(self, transport: SocketIOTransport) -> None:  # type: ignore[override]
         transport.attach(on_open=self._opened, on_close=self._closed)
+        transport.on_give_up = self._gave_up
 
     def _opened(self, url: str) -> None:
         self.note("Connected.")

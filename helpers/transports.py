@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import weakref
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import socketio
 from socketio.exceptions import ConnectionError as SioConnectionError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from helpers.lifecycle import SERVER_STARTED
+from helpers.lifecycle import PORT_HANDED_OVER, SERVER_STARTED
 from helpers.sio import quiet_logger
 
 __all__ = ["RETRY_DELAYS", "SocketIOTransport", "WebsocketTransport"]
@@ -55,6 +57,9 @@ class WebsocketTransport:
         self._open_now = False
         self._leaving = False
         self._generation = 0  # each connect or disconnect starts a new one: old retries stop
+        self.on_give_up: Callable[[str], None] = _nothing
+        self._give_up: str | None = None
+        _TRANSPORTS.add(self)
 
     def attach(
         self,
@@ -73,7 +78,7 @@ class WebsocketTransport:
     async def connect(self, url: str) -> str | None:
         """Open the websocket to ``url``; ``None``, or why it can't (then it doesn't retry)."""
         await self.disconnect()
-        self.url, self._leaving = url, False
+        self.url, self._leaving, self._give_up = url, False, None
         self._generation += 1
         try:
             self._websocket = await self._open(url)
@@ -97,12 +102,32 @@ class WebsocketTransport:
         """Close the connection for good (idempotent): no reconnection after this."""
         self._leaving = True
         self._generation += 1
-        if self._websocket is not None:
-            await self._websocket.close()
-        if self._task is not None:
-            await asyncio.wait([self._task], timeout=self.timeout)
-            self._task.cancel()
+        task, websocket, was_open = self._task, self._websocket, self._open_now
+        if task is not None and not was_open:
+            task.cancel()  # it waits to reconnect, or is opening a connection: stop it now
+        if websocket is not None:
+            await websocket.close()  # an open one: its reader says it closed, then ends
+        if task is not None:
+            await asyncio.wait([task], timeout=self.timeout)
+            task.cancel()
         self._websocket, self._task, self._open_now = None, None, False
+
+    def stop_retrying(self, port: int, why: str) -> bool:
+        """Don't come back to ``port`` (another notebook took it); whether this was ours to stop.
+
+        A connection still closing says it closed first, then ``why``.
+        """
+        if self._leaving or self.url is None or _port(self.url) != port:
+            return False
+        self._leaving = True
+        self._generation += 1
+        if self._open_now:
+            self._give_up = why  # told when its close has been told
+        else:
+            if self._task is not None:
+                self._task.cancel()
+            self.on_give_up(why)
+        return True
 
     async def _open(self, url: str) -> ClientConnection:
         async with asyncio.timeout(self.timeout):
@@ -119,10 +144,17 @@ class WebsocketTransport:
             retrying = self.reconnect and not self._leaving
             self._open_now = False
             self.on_close(str(websocket.close_code), retrying)
+            if self._give_up is not None:
+                self.on_give_up(self._give_up)
+                self._give_up = None
             if not retrying:
                 return
+            generation = self._generation
             websocket = await self._come_back()
             if websocket is None:
+                return
+            if self._leaving or self._generation != generation:  # it was given up meanwhile
+                await websocket.close()
                 return
             self._websocket = websocket
             self._opened(self.url)
@@ -158,7 +190,8 @@ class SocketIOTransport:
         self.url: str | None = None
         self.headers: dict[str, str] = {}
         self.sio = socketio.AsyncClient(
-            reconnection_delay=0.5,  # after a dropped connection, try again soon
+            reconnection_delay=0.5,  # after a dropped connection, try again soon,
+            reconnection_delay_max=2,  # and at least every 2 s, as the raw widget does
             logger=quiet_logger(),  # its default logger writes to stderr, in whatever cell runs
             engineio_logger=quiet_logger(),
             handle_sigint=False,  # the kernel's Ctrl-C (interrupt) stays the kernel's
@@ -170,6 +203,9 @@ class SocketIOTransport:
         self._attempting = False
         self._generation = 0  # each connect or disconnect starts a new one: old retries stop
         self._return: asyncio.Task[None] | None = None
+        self.on_give_up: Callable[[str], None] = _nothing
+        self._give_up: str | None = None
+        _TRANSPORTS.add(self)
         self.sio.on("connect", self._connected_now)
         self.sio.on("disconnect", self._disconnected_now)
 
@@ -189,7 +225,7 @@ class SocketIOTransport:
     async def connect(self, url: str, *, headers: dict[str, str] | None = None) -> str | None:
         """Connect to the Socket.IO server at ``url``; ``None``, or why it can't."""
         await self.disconnect()
-        self.url, self.headers, self._leaving = url, headers or {}, False
+        self.url, self.headers, self._leaving, self._give_up = url, headers or {}, False, None
         self._generation += 1
         try:
             await self._open()
@@ -218,6 +254,24 @@ class SocketIOTransport:
             self._return = None
         await self.sio.shutdown()  # also ends python-socketio's own reconnection loop
 
+    def stop_retrying(self, port: int, why: str) -> bool:
+        """Don't come back to ``port`` (another notebook took it); whether this was ours to stop.
+
+        A connection still closing says it closed first, then ``why``.
+        """
+        if self._leaving or self.url is None or _port(self.url) != port:
+            return False
+        self._leaving = True
+        self._generation += 1
+        if self._connected:
+            self._give_up = why  # told when its goodbye has been told
+            return True
+        if self._return is not None and not self._attempting:
+            self._return.cancel()
+        self._shutdown = asyncio.get_running_loop().create_task(self.sio.shutdown())  # its retries too
+        self.on_give_up(why)
+        return True
+
     async def drop(self) -> None:
         """Lose the connection without a goodbye, like a network failure: it comes back."""
         if self.sio.eio.ws is not None:
@@ -241,6 +295,10 @@ class SocketIOTransport:
         server_goodbye = reason == self.sio.reason.SERVER_DISCONNECT
         retrying = self.reconnect and not self._leaving and reason != self.sio.reason.CLIENT_DISCONNECT
         self.on_close(reason, retrying)
+        if self._give_up is not None:
+            self.on_give_up(self._give_up)
+            self._give_up = None
+            self._shutdown = asyncio.get_running_loop().create_task(self.sio.shutdown())
         if retrying and server_goodbye:  # python-socketio won't come back by itself after this
             self._return = asyncio.get_running_loop().create_task(self._come_back())
 
@@ -258,6 +316,24 @@ class SocketIOTransport:
             finally:
                 self._attempting = False
             return
+
+
+_TRANSPORTS: weakref.WeakSet[WebsocketTransport | SocketIOTransport] = weakref.WeakSet()
+"""Every transport of this kernel, to stop those that would follow a port to another notebook."""
+
+
+def _stop_following(port: int, requester: str) -> None:
+    """This kernel handed ``port`` over: its clients must not join the other notebook's chat."""
+    why = f"Not reconnecting: port {port} went to {requester}."
+    for transport in list(_TRANSPORTS):
+        transport.stop_retrying(port, why)
+
+
+PORT_HANDED_OVER.append(_stop_following)
+
+
+def _port(url: str) -> int | None:
+    return urlsplit(url).port
 
 
 def _reason(exc: BaseException) -> str:

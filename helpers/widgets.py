@@ -148,6 +148,12 @@ class ChatClient(widgets.VBox):
 
     def _attach(self, transport: WebsocketTransport) -> None:
         transport.attach(on_open=self._opened, on_text=self._heard_text, on_close=self._closed)
+        transport.on_give_up = self._gave_up
+
+    def _gave_up(self, why: str) -> None:
+        """The server's port went to another notebook: we don't follow it into that chat."""
+        self.note(why)
+        self._show_status(False, "Not connected.")
 
     def _opened(self, url: str) -> None:
         self.note("The websocket is now open.")

@@ -31,7 +31,13 @@ class Kernel:
     def __init__(self, manager, client) -> None:
         self.manager, self.client = manager, client
 
-    async def run(self, code: str, timeout: float = 30) -> tuple[str, list[str] | None]:
+    async def run(
+        self, code: str, timeout: float = 30, started: asyncio.Event | None = None
+    ) -> tuple[str, list[str] | None]:
+        """Run ``code``; what it printed, and its error's traceback lines if it failed.
+
+        ``started`` is set when the cell printed its first line.
+        """
         printed: list[str] = []
         error: list[list[str]] = []
 
@@ -39,6 +45,8 @@ class Kernel:
             kind, content = message["header"]["msg_type"], message["content"]
             if kind == "stream":
                 printed.append(content["text"])
+                if started is not None:
+                    started.set()
             elif kind in ("execute_result", "display_data"):
                 printed.append(content["data"].get("text/plain", "") + "\n")
             elif kind == "error":
@@ -71,6 +79,8 @@ async def test_a_second_notebook_takes_the_port_over_from_the_first(tmp_path, fr
     async with kernel("05-broadcast-server.ipynb", runtime) as first:
         printed, error = await first.run(START.format(port=free_port))
         assert (printed, error) == (f"Listening at port {free_port}: http://127.0.0.1:{free_port}/\n", None)
+        await first.run("from helpers.widgets import ChatClient\nwidget = ChatClient('alice')\n"
+                        "assert await widget.connect(server.ws_url)")
         async with websockets.connect(f"ws://127.0.0.1:{free_port}/") as student:
             async with kernel("03-websocket-server.ipynb", runtime) as second:
                 printed, error = await second.run(START.format(port=free_port))
@@ -83,12 +93,16 @@ async def test_a_second_notebook_takes_the_port_over_from_the_first(tmp_path, fr
                     await asyncio.wait_for(student.recv(), 5)
                 assert closed.value.rcvd.code == 1001, "the first notebook's clients heard Going Away"
 
-                printed, error = await first.run("print(current_server())")
+                printed, error = await first.run("print(current_server())\nprint(widget.lines[-2:])")
                 assert printed.splitlines() == [
                     f"Server: port {free_port} went to 03-websocket-server.ipynb, so this notebook's server "
                     "stopped. Run its start cell to take the port back.",
                     "None",
+                    str(["Websocket is now closed (1001).",
+                         f"Not reconnecting: port {free_port} went to 03-websocket-server.ipynb."]),
                 ]
+                printed, _ = await second.run("print(server.clients)")
+                assert printed == "0\n", "the first notebook's widget did not follow the port here"
                 async with aiohttp.ClientSession() as http:  # the second notebook serves now
                     async with http.get(f"http://127.0.0.1:{free_port}/chat.html") as response:
                         assert response.status == 200
@@ -128,10 +142,12 @@ async def test_a_timeout_and_an_interrupt_are_one_line_in_a_notebook(tmp_path):
         _, error = await notebook.run("await client.wait_for('Server said: hi', timeout=0.2)")
         assert error == ["TimeoutError: page got no 'Server said: hi' within 0.2 s; last arrived: nothing"]
 
+        started = asyncio.Event()
         waiting = asyncio.get_running_loop().create_task(
-            notebook.run("await client.wait_for('Server said: hi', timeout=60)")
+            notebook.run("print('waiting', flush=True)\nawait client.wait_for('Server said: hi', timeout=60)",
+                         started=started)
         )
-        await asyncio.sleep(1)
+        await asyncio.wait_for(started.wait(), 30)  # the cell runs
         await notebook.manager.interrupt_kernel()  # the stop button
         _, error = await asyncio.wait_for(waiting, 30)
         assert error == ["Interrupted while waiting for page to get 'Server said: hi'."]
@@ -168,3 +184,26 @@ async def test_the_command_line_server_neither_takes_a_notebooks_port_nor_gives_
         finally:
             terminal.terminate()
             await terminal.wait()
+
+
+async def test_a_busy_notebook_keeps_its_port_and_the_asker_hears_why(tmp_path, free_port):
+    """A cell running in the holder: the asker gives up after a few seconds, and the holder,
+    free again later, must not stop its server for an asker that is gone."""
+    runtime = tmp_path / "runtime"
+    async with kernel("05-broadcast-server.ipynb", runtime) as holder:
+        await holder.run(START.format(port=free_port))
+        started = asyncio.Event()
+        busy = asyncio.get_running_loop().create_task(
+            holder.run("import time\nprint('busy', flush=True)\ntime.sleep(7)", started=started)
+        )
+        await asyncio.wait_for(started.wait(), 30)
+        async with kernel("03-websocket-server.ipynb", runtime) as asker:
+            _, error = await asker.run(START.format(port=free_port))
+        assert error == [
+            f"PortInUseError: Port {free_port} on 127.0.0.1 is in use by another notebook that did not "
+            f"answer (is a cell running there?). Stop it, or choose another port: "
+            f"await start_server(app, port={free_port + 1})"
+        ]
+        await asyncio.wait_for(busy, 30)
+        printed, _ = await holder.run("print(current_server() is server)")
+        assert printed == "True\n", "it still serves, and has no news of a hand-over"

@@ -158,3 +158,9 @@ async def test_a_plain_app_written_by_hand_gets_the_plumbing(serve):
     server = await serve(app)
     assert await get_status(server.url) == 200
     assert server.clients == 0
+
+
+async def test_a_kernel_without_that_server_does_not_hand_over_a_port():
+    """Two notebooks asking at once: the second gets "not released", not a bogus yes."""
+    assert lifecycle.current_server() is None
+    assert await lifecycle._hand_over(3000, "another notebook") is False

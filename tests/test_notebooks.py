@@ -77,12 +77,21 @@ def test_a_notebook_ends_live_with_its_page_and_stops_only_on_purpose(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_opening_a_notebook_never_loads_a_page(path):
-    """No stored output holds an IFrame (a page in it would join the chat) or widget state."""
+    """No stored output, and no stored widget, holds an IFrame: a page in it would join a chat."""
     notebook = nbformat.read(path, as_version=4)
-    assert "widgets" not in notebook.metadata
+    assert "<iframe" not in str(notebook.metadata)
     for cell in code_cells(path):
         for output in cell.outputs:
             assert "<iframe" not in str(output.get("data", {})), cell.source
+
+
+def test_without_a_kernel_the_chat_widgets_show_their_whole_chat():
+    """The stored widget state is the widgets' last state: each chat, all it said and heard."""
+    (path,) = [p for p in NOTEBOOKS if p.name.startswith("05")]
+    state = nbformat.read(path, as_version=4).metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
+    chats = [model["state"]["value"] for model in state["state"].values() if "column-reverse" in str(model)]
+    assert len(chats) == 3
+    assert all("Not to myself, please." in chat for chat in chats), "the last message, in every widget"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -11,6 +11,7 @@ from helpers.waiting import Lines, WaitTimeout, describe_interrupt
 
 
 async def test_a_line_from_before_the_cell_does_not_satisfy_a_wait(monkeypatch):
+    monkeypatch.setattr(waiting, "_cell_mark", waiting._cell_mark)  # restored after the test
     lines = Lines("bob")
     lines.append("alice: hi")  # left over from an earlier run
     waiting.cell_began()
@@ -18,7 +19,6 @@ async def test_a_line_from_before_the_cell_does_not_satisfy_a_wait(monkeypatch):
         await lines.wait_for("alice: hi", timeout=0.1)
     asyncio.get_running_loop().call_later(0.05, lines.append, "alice: hi")
     await lines.wait_for("alice: hi", timeout=1)  # a new one does
-    monkeypatch.setattr(waiting, "_cell_mark", 0)
 
 
 async def test_a_mark_taken_by_the_cell_counts_from_there():

@@ -172,3 +172,23 @@ async def test_the_newest_lines_are_shown_escaped_with_the_pages_time_format(ser
 def test_widgets_side_by_side_read_as_text_without_a_kernel():
     row = side_by_side(ChatClient("alice"), JsonChatClient("bob"))
     assert repr(row) == "Chat widgets: alice, bob"
+
+
+async def test_connecting_again_while_it_reconnects_leaves_one_connection(free_port):
+    """``connect`` right after a restart: the widget was about to come back by itself."""
+    from helpers.lifecycle import start_server, stop_server
+
+    server = await start_server(echo.make_app(), port=free_port, quiet=True)
+    client = ChatClient("page")
+    try:
+        await client.connect(server.ws_url)
+        server = await start_server(echo.make_app(), port=free_port, quiet=True)
+        assert await client.connect(server.ws_url)
+        await client.say("one connection?")
+        await client.wait_for("Server said: one connection?")
+        assert server.clients == 1
+        assert server.log.lines.count("Client connected (1 open).") == 1
+        assert "Client connected (2 open)." not in server.log.lines
+    finally:
+        await client.disconnect()
+        await stop_server(quiet=True)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -103,6 +105,19 @@ async def json_page(browser: Browser, out: Path) -> Path:
         await stop_server(quiet=True)
 
 
+def _die_with_parent() -> None:
+    """In the child: Linux sends it SIGTERM if we die, so no JupyterLab outlives the run."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -149,17 +164,19 @@ async def jupyterlab(notebooks: list[Path]) -> AsyncIterator[str]:
             f"--LabServerApp.workspaces_dir={tmp_path / 'workspaces'}",
             *(["--allow-root"] if os.geteuid() == 0 else []),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         try:
             await _wait_for_lab(lab, port)
             yield f"http://127.0.0.1:{port}/lab/tree/{{name}}?token={token}"
         finally:
-            lab.terminate()
+            _signal_group(lab.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(lab.wait(), 10)
             except TimeoutError:
-                lab.kill()
+                _signal_group(lab.pid, signal.SIGKILL)
                 await lab.wait()
+            _signal_group(lab.pid, signal.SIGKILL)  # its kernels, if any are left
 
 
 async def run_all(page: Page) -> None:

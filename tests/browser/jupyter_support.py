@@ -9,8 +9,10 @@ kernels over the server's own websocket API, as JupyterLab does.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
+import signal
 import socket
 import sys
 import uuid
@@ -21,6 +23,19 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BASE = "/user/ada/"
+
+
+def die_with_parent() -> None:
+    """In the child: Linux sends it SIGTERM if the test run dies, so no server outlives it."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def stop_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def free_port() -> int:
@@ -54,6 +69,7 @@ class JupyterServer:
             f"--ServerApp.root_dir={ROOT / 'notebooks'}",
             *(["--allow-root"] if os.geteuid() == 0 else []),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         seen: list[str] = []
         async with asyncio.timeout(60):
@@ -84,14 +100,16 @@ class JupyterServer:
             pass
 
     async def stop(self) -> None:
+        """Stop the server and its kernels: its whole process group."""
         if self.process is None:
             return
-        self.process.terminate()
+        stop_group(self.process.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(self.process.wait(), 15)
         except TimeoutError:
-            self.process.kill()
+            stop_group(self.process.pid, signal.SIGKILL)
             await self.process.wait()
+        stop_group(self.process.pid, signal.SIGKILL)  # kernels it may have left
 
 
 class RemoteKernel:

@@ -23,14 +23,16 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 @pytest_asyncio.fixture(loop_scope="session")
 async def hub(tmp_path, browser):
     server = JupyterServer(tmp_path)
-    await server.start()
-    kernel = RemoteKernel(server)
     try:
-        await kernel.start()
-        yield server, kernel
+        await server.start()
+        kernel = RemoteKernel(server)
+        try:
+            await kernel.start()
+            yield server, kernel
+        finally:
+            await kernel.stop()
     finally:
-        await kernel.stop()
-        await server.stop()
+        await server.stop()  # the server and its kernels, whatever happened before
 
 
 async def logged_in(pages, server: JupyterServer) -> None:
