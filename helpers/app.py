@@ -24,21 +24,27 @@ import mimetypes
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from helpers.addresses import proxy_base
 from helpers.log import ServerLog
 
 __all__ = [
     "ACTIONS",
     "BINARY_REFUSED",
+    "DOORS",
     "LOG",
     "PUBLIC",
     "SOCKETS",
     "Action",
+    "Doors",
     "add_plumbing",
+    "allow_origins",
     "chat_app",
     "drop",
     "on_messages",
@@ -73,6 +79,28 @@ Action = Callable[[web.Application, web.WebSocketResponse, dict[str, Any]], Awai
 ACTIONS = web.AppKey("actions", dict[str, Action])
 """A JSON-protocol server's actions by message ``type`` (notebook 06): its own ``sio.on``."""
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass
+class Doors:
+    """Who may come in: the server's own names, and the extra page origins it trusts.
+
+    - ``Host``: a request must name the server by one of ``names`` (its loopback names, and
+      its network address when shared). Another name means a page whose domain was pointed at
+      this machine (DNS rebinding): refused, whatever the request.
+    - ``Origin``: a websocket (raw or Socket.IO) from a browser page is let in only from the
+      server's own origins, from ``origins`` (exact, e.g. ``http://localhost:5173``), or behind
+      a Jupyter proxy from the proxy's own origin. ``null`` (a sandboxed or local file page) is
+      refused; no ``Origin`` at all is a program, not a page: let in.
+    """
+
+    names: set[str] = field(default_factory=lambda: set(LOOPBACK_NAMES))
+    origins: set[str] = field(default_factory=set)
+
+
+DOORS = web.AppKey("doors", Doors)
+
 
 def chat_app(websocket: Handler | None = None) -> web.Application:
     """An app serving ``public/``, with ``websocket`` handling upgrades at ``/`` if given."""
@@ -98,9 +126,52 @@ def add_plumbing(app: web.Application) -> web.Application:
         return app
     app[LOG] = ServerLog()
     app[SOCKETS] = set()
+    app[DOORS] = Doors()
+    app.middlewares.append(_check_doors)
     app.middlewares.append(_record_errors)
     app.on_shutdown.append(_close_websockets)
     return app
+
+
+def allow_origins(app: web.Application, *origins: str) -> web.Application:
+    """Let pages from ``origins`` (exact: scheme, host and port) open websockets too."""
+    add_plumbing(app)
+    app[DOORS].origins.update(origin.rstrip("/") for origin in origins)
+    return app
+
+
+@web.middleware
+async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a foreign ``Host`` (403), and a websocket from a foreign page's ``Origin`` (403)."""
+    doors, proxied = request.app[DOORS], proxy_base() is not None
+    host = request.host
+    if not proxied and _name(host) not in doors.names:
+        request.app[LOG].once(f"host {host}", f"Refused a request for Host {host!r}: not this server's name.")
+        raise web.HTTPForbidden(text="This server is not known by that name.\n")
+    wants_websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+    if wants_websocket or request.path.startswith("/socket.io/"):
+        origin = request.headers.get("Origin")
+        if origin is not None and not _trusted(origin, host, request, doors, proxied):
+            request.app[LOG].once(f"origin {origin}", f"Refused a connection from a page at {origin!r}.")
+            raise web.HTTPForbidden(text="Pages from that origin may not connect.\n")
+    return await handler(request)
+
+
+def _name(host: str) -> str:
+    """``127.0.0.1:3000`` -> ``127.0.0.1``; ``[::1]:3000`` -> ``::1``."""
+    return (urlsplit(f"//{host}").hostname or "").lower()
+
+
+def _trusted(origin: str, host: str, request: web.Request, doors: Doors, proxied: bool) -> bool:
+    if origin.rstrip("/") in doors.origins:
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False  # "null", file:, chrome-extension: ...
+    if proxied:  # the proxy passes the page's Origin and the Jupyter server's Host on as they are
+        return parts.netloc.lower() == host.lower()
+    local_port = request.transport.get_extra_info("sockname")[1] if request.transport else None
+    return parts.hostname.lower() in doors.names and (parts.port or 80) == local_port
 
 
 @web.middleware

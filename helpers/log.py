@@ -9,13 +9,19 @@ the lines in a later cell, and tests wait for a line instead of sleeping.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from helpers.waiting import Changes, Lines, now
 
-__all__ = ["ServerError", "ServerLog"]
+__all__ = ["ONCE_EVERY", "ServerError", "ServerLog"]
+
+ONCE_EVERY = 10.0
+"""Seconds between two log lines of the same repeated condition (``ServerLog.once``)."""
+
+ONCE_KEYS = 200
 
 
 @dataclass
@@ -46,6 +52,7 @@ class ServerLog:
     lines: Lines = field(default_factory=lambda: Lines("the server log"))
     errors: list[ServerError] = field(default_factory=list)
     listeners: list[Callable[[str], None]] = field(default_factory=list)
+    _once: dict[str, list] = field(default_factory=dict, repr=False)
 
     @property
     def changes(self) -> Changes:
@@ -58,6 +65,24 @@ class ServerLog:
             print(line, flush=True)
         for listener in self.listeners:
             listener(line)
+
+    def once(self, key: str, line: str, every: float = ONCE_EVERY) -> None:
+        """Log ``line``, but a condition of the same ``key`` at most once per ``every`` s.
+
+        For what a flood repeats (a refused origin, a full server, a failing accept): the log
+        stays readable, its memory bounded, and the next line says how many were left out.
+        """
+        now = time.monotonic()
+        seen = self._once.get(key)
+        if seen is not None and now - seen[0] < every:
+            seen[1] += 1
+            return
+        skipped = seen[1] if seen is not None else 0
+        self._once[key] = [now, 0]
+        if len(self._once) > ONCE_KEYS:  # forget the oldest conditions: keys are bounded too
+            for old in list(self._once)[: len(self._once) - ONCE_KEYS]:
+                del self._once[old]
+        self(f"{line} ({skipped} more like it)" if skipped else line)
 
     def error(self, where: str, exception: BaseException) -> None:
         """Record an exception so it is shown, never lost."""

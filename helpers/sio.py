@@ -39,7 +39,7 @@ import socketio
 from aiohttp import web
 from engineio.async_drivers.aiohttp import WebSocket as EngineIOWebSocket
 
-from helpers.app import LOG, SOCKETS, chat_app
+from helpers.app import LOG, SOCKETS, allow_origins, chat_app
 from helpers.log import ServerLog
 
 __all__ = [
@@ -91,6 +91,8 @@ def socketio_app(
     )
     sio.attach(app)  # GET/POST/OPTIONS at /socket.io/
     add_socketio_plumbing(app, sio)
+    if isinstance(cors_allowed_origins, list):  # the same pages may open a websocket at all
+        allow_origins(app, *cors_allowed_origins)
     return app, sio
 
 

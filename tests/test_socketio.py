@@ -105,7 +105,7 @@ async def test_a_foreign_origin_is_refused_and_logged(serve):
     server = await serve(socketio_chat.make_app())
     evil = SocketIOClient("evil")
     assert not await evil.connect(server.url, headers={"Origin": "http://evil.example"})
-    await server.log.wait_for("http://evil.example is not an accepted origin")
+    await server.log.wait_for("Refused a connection from a page at 'http://evil.example'")
     friend = SocketIOClient("friend")
     own_origin = server.url.rstrip("/")
     assert await friend.connect(server.url, headers={"Origin": own_origin})

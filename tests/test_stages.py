@@ -69,7 +69,7 @@ async def test_invalid_utf8_closes_only_that_client(serve):
     async with websockets.connect(server.ws_url) as good:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(
-            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
         await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
@@ -261,7 +261,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_holds_nobody_back(serv
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills sooner
     stalled.connect(("127.0.0.1", server.port))
     stalled.sendall(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     # ... and never reads again.
