@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+import resource
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -32,14 +33,17 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from helpers.addresses import proxy_base
+from helpers.limits import LIMITS, RATE_LIMIT, Limits, RateLimit
 from helpers.log import ServerLog
 
 __all__ = [
     "ACTIONS",
     "BINARY_REFUSED",
     "DOORS",
+    "LIMITS",
     "LOG",
     "PUBLIC",
+    "RATE_LIMIT",
     "SOCKETS",
     "Action",
     "Doors",
@@ -48,7 +52,9 @@ __all__ = [
     "chat_app",
     "drop",
     "on_messages",
+    "open_connections",
     "text_messages",
+    "websocket_of",
     "websocket_session",
 ]
 
@@ -62,6 +68,9 @@ BINARY_REFUSED = "error: binary frames are not supported here; send text"
 """What a client hears when it sends a binary frame to a text chat (it stays connected)."""
 
 mimetypes.add_type("text/javascript", ".mjs")  # browsers refuse ES modules served as anything else
+
+FILES_KEPT_FREE = 64
+"""File descriptors left for everything but client connections (the kernel's own, logs, files)."""
 
 CLOSE_TIMEOUT = 1.0
 """Seconds to wait for a client's answer to our close frame; a stuck client can't hold a stop."""
@@ -101,6 +110,14 @@ class Doors:
 
 DOORS = web.AppKey("doors", Doors)
 
+SESSION_COUNTERS = web.AppKey("session counters", list[Callable[[], int]])
+"""Connections that are no websocket of ours, counted against ``Limits.connections``.
+
+Socket.IO's long-polling sessions, for one: ``helpers.sio`` adds their count here.
+"""
+
+_WEBSOCKET = web.RequestKey("websocket", web.WebSocketResponse)
+
 
 def chat_app(websocket: Handler | None = None) -> web.Application:
     """An app serving ``public/``, with ``websocket`` handling upgrades at ``/`` if given."""
@@ -127,8 +144,12 @@ def add_plumbing(app: web.Application) -> web.Application:
     app[LOG] = ServerLog()
     app[SOCKETS] = set()
     app[DOORS] = Doors()
+    app[LIMITS] = Limits()
+    app[RATE_LIMIT] = RateLimit(app[LIMITS])
+    app[SESSION_COUNTERS] = []
     app.middlewares.append(_check_doors)
     app.middlewares.append(_record_errors)
+    app.on_response_prepare.append(_track_websocket)
     app.on_shutdown.append(_close_websockets)
     return app
 
@@ -142,19 +163,74 @@ def allow_origins(app: web.Application, *origins: str) -> web.Application:
 
 @web.middleware
 async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a foreign ``Host`` (403), and a websocket from a foreign page's ``Origin`` (403)."""
-    doors, proxied = request.app[DOORS], proxy_base() is not None
+    """Refuse a foreign ``Host`` (403), a websocket from a foreign page (403), a full server (503).
+
+    A websocket the request opens (ours, or engine.io's) is in ``app[SOCKETS]`` until it ends.
+    """
+    doors, proxied, log = request.app[DOORS], proxy_base() is not None, request.app[LOG]
     host = request.host
     if not proxied and _name(host) not in doors.names:
-        request.app[LOG].once(f"host {host}", f"Refused a request for Host {host!r}: not this server's name.")
+        log.once(f"host {host}", f"Refused a request for Host {host!r}: not this server's name.")
         raise web.HTTPForbidden(text="This server is not known by that name.\n")
     wants_websocket = request.headers.get("Upgrade", "").lower() == "websocket"
     if wants_websocket or request.path.startswith("/socket.io/"):
         origin = request.headers.get("Origin")
         if origin is not None and not _trusted(origin, host, request, doors, proxied):
-            request.app[LOG].once(f"origin {origin}", f"Refused a connection from a page at {origin!r}.")
+            log.once(f"origin {origin}", f"Refused a connection from a page at {origin!r}.")
             raise web.HTTPForbidden(text="Pages from that origin may not connect.\n")
-    return await handler(request)
+        if _opens_connection(request, wants_websocket):
+            _refuse_when_full(request.app)
+    try:
+        return await handler(request)
+    finally:
+        ws = request.get(_WEBSOCKET)
+        if ws is not None:
+            request.app[SOCKETS].discard(ws)
+
+
+def websocket_of(request: web.Request) -> web.WebSocketResponse | None:
+    """The websocket ``request`` opened, if it did (any handler's: ours, engine.io's)."""
+    return request.get(_WEBSOCKET)
+
+
+def _opens_connection(request: web.Request, wants_websocket: bool) -> bool:
+    """A new websocket, or a new Socket.IO session (its handshake has no ``sid`` yet)."""
+    if request.path.startswith("/socket.io/"):
+        return "sid" not in request.query
+    return wants_websocket
+
+
+def open_connections(app: web.Application) -> int:
+    """Open websockets plus the other sessions the app counts (``SESSION_COUNTERS``)."""
+    return len(app[SOCKETS]) + sum(count() for count in app[SESSION_COUNTERS])
+
+
+def _refuse_when_full(app: web.Application) -> None:
+    cap = min(app[LIMITS].connections, open_files_room())
+    if open_connections(app) >= cap:
+        app[LOG].once("full", f"Refused a connection: the server is full ({cap} connections).")
+        raise web.HTTPServiceUnavailable(
+            text=f"The server is full ({cap} connections); try again in a minute.\n",
+            headers={"Retry-After": "60"},
+        )
+
+
+def open_files_room() -> int:
+    """Connections this process can still take on top of its other files (fds)."""
+    return max(0, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - FILES_KEPT_FREE)
+
+
+async def _track_websocket(request: web.Request, response: web.StreamResponse) -> None:
+    """Every websocket this app accepts (its own, or engine.io's) joins ``app[SOCKETS]``.
+
+    ``on_response_prepare`` is aiohttp's public signal for a response about to be sent; a
+    stop then closes engine.io's websockets with 1001 too, and they count as connections.
+    """
+    if isinstance(response, web.WebSocketResponse):
+        request[_WEBSOCKET] = response
+        request.app[SOCKETS].add(response)
+        if request.transport is not None:
+            _TRANSPORTS[response] = request.transport
 
 
 def _name(host: str) -> str:
@@ -206,12 +282,15 @@ async def _close_websockets(app: web.Application) -> None:
 @asynccontextmanager
 async def websocket_session(request: web.Request) -> AsyncIterator[web.WebSocketResponse]:
     """Accept the upgrade, track the socket while it is open, log connect and disconnect."""
-    ws = web.WebSocketResponse(timeout=CLOSE_TIMEOUT, compress=False)
-    await ws.prepare(request)
+    limits = request.app[LIMITS]
+    ws = web.WebSocketResponse(
+        timeout=CLOSE_TIMEOUT,
+        compress=False,
+        max_msg_size=limits.message_bytes,  # over it: closed with 1009, Message Too Big
+        heartbeat=limits.heartbeat,  # a ping every heartbeat s: a peer gone silent is dropped
+    )
+    await ws.prepare(request)  # joins app[SOCKETS] (_track_websocket)
     sockets, log = request.app[SOCKETS], request.app[LOG]
-    sockets.add(ws)
-    if request.transport is not None:
-        _TRANSPORTS[ws] = request.transport
     log(f"Client connected ({len(sockets)} open).")
     try:
         yield ws
@@ -231,7 +310,18 @@ async def text_messages(
             log(f"Refused a binary frame of {len(msg.data)} bytes.")
             await ws.send_str(binary_reply)
         elif msg.type is WSMsgType.ERROR:
-            log(f"Connection error: {ws.exception()}")
+            log_connection_error(log, ws)
+
+
+def log_connection_error(log: ServerLog, ws: web.WebSocketResponse) -> None:
+    """Say, in one line, why a client's connection broke: too big a message, or silence."""
+    error = ws.exception()
+    if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
+        log.once("too big", f"Closed a client's connection (1009): {error}.")
+    elif isinstance(error, TimeoutError):
+        log.once("silent", "Dropped a client that stopped answering pings.")
+    else:
+        log.once(f"error {type(error).__name__}", f"Connection error: {error}")
 
 
 def drop(ws: web.WebSocketResponse) -> None:

@@ -64,10 +64,10 @@ class MessageStore(Database):
             return Message(*row.fetchone()), False
         return Message(cursor.lastrowid, nick, text, client_offset), True
 
-    def since(self, offset: int) -> list[Message]:
-        """Every message after ``offset``, oldest first: what a reconnecting client missed."""
-        rows = self.db.execute(f"SELECT {COLUMNS} FROM messages WHERE id > ? ORDER BY id", (offset,))
-        return [Message(*row) for row in rows]
+    def since(self, offset: int, limit: int = -1) -> list[Message]:
+        """The messages after ``offset`` (the first ``limit``; -1: all), oldest first."""
+        query = f"SELECT {COLUMNS} FROM messages WHERE id > ? ORDER BY id LIMIT ?"
+        return [Message(*row) for row in self.db.execute(query, (offset, limit))]
 
     @property
     def last_id(self) -> int:

@@ -32,8 +32,9 @@ from aiohttp import web
 
 from helpers import handover
 from helpers.addresses import browser_url
-from helpers.app import LOG, SOCKETS, add_plumbing
+from helpers.app import LIMITS, LOG, SOCKETS, add_plumbing
 from helpers.kernel import before_each_cell
+from helpers.limits import raise_open_files_limit
 from helpers.log import ServerLog
 from helpers.waiting import Changes, cell_began
 
@@ -124,6 +125,7 @@ class RunningServer:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=SHUTDOWN_TIMEOUT)
+        _ACCEPT_LOGS.pop((self.host, self.port), None)
         await self.runner.cleanup()
 
     def __repr__(self) -> str:
@@ -131,6 +133,35 @@ class RunningServer:
 
 
 _current: RunningServer | None = None
+
+_ACCEPT_LOGS: dict[tuple[str, int], ServerLog] = {}
+"""The log of each running server, by its listening address, for errors in accepting clients."""
+
+
+def _log_accept_errors(server: RunningServer) -> None:
+    """Errors in accepting a client go to the server's log, once per interval.
+
+    Out of file descriptors, asyncio's accept loop reports each failed accept through the
+    loop's exception handler: on stderr, 15,103 tracebacks in 15 s. A handler on the loop
+    (the kernel's, in a notebook) sends those of our servers to their logs instead.
+    """
+    _ACCEPT_LOGS[(server.host, server.port)] = server.log
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    if getattr(previous, "routes_accept_errors", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        sock = context.get("socket")
+        where = sock.getsockname()[:2] if sock is not None and sock.fileno() != -1 else None
+        log = _ACCEPT_LOGS.get(where) if where is not None else None
+        if log is None or "accept" not in context.get("message", ""):
+            return previous(loop, context) if previous else loop.default_exception_handler(context)
+        error = context.get("exception")
+        log.once("accept", f"Could not accept a client: {error or context['message']}.")
+
+    handler.routes_accept_errors = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
 
 
 def current_server() -> RunningServer | None:
@@ -146,11 +177,15 @@ async def open_server(app: web.Application, *, host: str = "127.0.0.1", port: in
     owner stops it (``await server.stop()``). ``start_server`` is built on it.
     """
     add_plumbing(app)
+    raise_open_files_limit()  # every client is an open file: 1,024 of them is no classroom
     runner = web.AppRunner(
         app,
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         logger=app[LOG].logger("aiohttp"),  # its errors go to the server log, not to stderr
+        # a connection that sends no whole request in this time is closed (slowloris); aiohttp's
+        # default waits an hour. It never cuts a request being answered, nor an open websocket.
+        keepalive_timeout=app[LIMITS].idle,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -162,6 +197,7 @@ async def open_server(app: web.Application, *, host: str = "127.0.0.1", port: in
             raise PortInUseError(host, port) from None
         raise
     server = RunningServer(app, runner, host, runner.addresses[0][1])
+    _log_accept_errors(server)
     app[LOG](f"Listening at port {server.port}")
     SERVER_STARTED.notify()
     return server

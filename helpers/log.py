@@ -16,12 +16,21 @@ from dataclasses import dataclass, field
 
 from helpers.waiting import Changes, Lines, now
 
-__all__ = ["ONCE_EVERY", "ServerError", "ServerLog"]
+__all__ = ["MAX_LINES", "MAX_LINE_CHARS", "ONCE_EVERY", "ServerError", "ServerLog"]
 
 ONCE_EVERY = 10.0
 """Seconds between two log lines of the same repeated condition (``ServerLog.once``)."""
 
 ONCE_KEYS = 200
+
+MAX_LINES = 2000
+"""Lines a server log keeps: the newest ones (a whole lesson's worth, in far less than 1 MB)."""
+
+MAX_LINE_CHARS = 500
+"""A longer line is cut there, with its length said: a 4 MB message is not kept in the log."""
+
+MAX_ERRORS = 100
+"""Exceptions kept with their tracebacks (each holds its frames); the newest ones."""
 
 
 @dataclass
@@ -49,8 +58,9 @@ class ServerLog:
     """
 
     echo: bool = False
-    lines: Lines = field(default_factory=lambda: Lines("the server log"))
+    lines: Lines = field(default_factory=lambda: Lines("the server log", limit=MAX_LINES))
     errors: list[ServerError] = field(default_factory=list)
+    error_count: int = 0
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     _once: dict[str, list] = field(default_factory=dict, repr=False)
 
@@ -60,6 +70,8 @@ class ServerLog:
         return self.lines.changes
 
     def __call__(self, line: str) -> None:
+        if len(line) > MAX_LINE_CHARS:
+            line = f"{line[:MAX_LINE_CHARS]}… ({len(line):,} characters)"
         self.lines.append(line)
         if self.echo:
             print(line, flush=True)
@@ -88,6 +100,8 @@ class ServerLog:
         """Record an exception so it is shown, never lost."""
         error = ServerError(where, exception)
         self.errors.append(error)
+        self.error_count += 1
+        del self.errors[:-MAX_ERRORS]
         self(error.summary)
         if self.echo:
             print(error.traceback, end="", flush=True)

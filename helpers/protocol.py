@@ -10,6 +10,9 @@ Message = dict[str, Any]
 MAX_MESSAGE_CHARS = 4096
 """A whole message longer than this is refused before it is parsed."""
 
+MAX_DEPTH = 20
+"""Arrays and objects nested deeper than this are refused before parsing, which recurses."""
+
 CLIENT_TYPES: dict[str, dict[str, int]] = {
     "nick": {"nick": 32},
     "chat": {"text": 500},
@@ -31,6 +34,8 @@ def parse_message(raw: str) -> Message:
     """Validate one client message and return it as a dict, or raise ``ProtocolError``."""
     if len(raw) > MAX_MESSAGE_CHARS:
         raise ProtocolError(f"message is longer than {MAX_MESSAGE_CHARS} characters")
+    if nesting(raw) > MAX_DEPTH:
+        raise ProtocolError(f"message nests deeper than {MAX_DEPTH} levels")
     try:
         message = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -44,6 +49,26 @@ def parse_message(raw: str) -> Message:
         raise ProtocolError(f"unknown type {kind!r}; expected one of: {', '.join(sorted(CLIENT_TYPES))}")
     check_fields(message, CLIENT_TYPES[kind])
     return message
+
+
+def nesting(raw: str) -> int:
+    """How deep ``[`` and ``{`` nest in ``raw`` (JSON text), not counting those inside strings."""
+    if raw.count("[") + raw.count("{") <= MAX_DEPTH:  # the usual message: no need to look closer
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in raw:
+        if in_string:
+            in_string = escaped or char != '"'
+            escaped = not escaped and char == "\\"
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def check_fields(message: Message, fields: dict[str, int]) -> None:

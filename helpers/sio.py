@@ -28,18 +28,20 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
 import socketio
-from aiohttp import web
-from engineio.async_drivers.aiohttp import WebSocket as EngineIOWebSocket
+from aiohttp import WSMessage, WSMsgType, web
 
-from helpers.app import LOG, SOCKETS, allow_origins, chat_app
+from helpers.app import LIMITS, LOG, RATE_LIMIT, SESSION_COUNTERS, allow_origins, chat_app, drop, websocket_of
+from helpers.limits import Limits, RateLimit
 from helpers.log import ServerLog
 
 __all__ = [
@@ -47,13 +49,17 @@ __all__ = [
     "CLIENT_VERSION",
     "SIO",
     "EventHandler",
+    "REFUSED",
     "Refused",
+    "TextPacket",
     "add_socketio_plumbing",
+    "backlog",
     "guard",
     "hide_ids",
     "on_events",
     "quiet_logger",
     "socketio_app",
+    "until_sent",
 ]
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
@@ -88,6 +94,8 @@ def socketio_app(
         always_connect=always_connect,
         logger=log.logger("socket.io"),  # python-socketio's own loggers print to stderr
         engineio_logger=log.logger("engine.io"),
+        max_http_buffer_size=app[LIMITS].message_bytes,  # over it: 1009 (websocket) or 400
+        serializer=TextPacket,  # a text chat: binary attachments are refused, not read as text
     )
     sio.attach(app)  # GET/POST/OPTIONS at /socket.io/
     add_socketio_plumbing(app, sio)
@@ -97,15 +105,62 @@ def socketio_app(
 
 
 def add_socketio_plumbing(app: web.Application, sio: socketio.AsyncServer) -> web.Application:
-    """Keep ``sio`` at ``app[SIO]``, serve the browser client, and say goodbye quickly at stop."""
-    # engine.io's websockets join the app's SOCKETS, which a stop closes with 1001 (helpers.app)
-    _track_websockets(sio)
+    """Keep ``sio`` at ``app[SIO]``, serve the browser client, hold it to the app's limits, and
+    say goodbye quickly at stop.
+
+    engine.io's websockets join the app's ``SOCKETS`` as any other (``helpers.app``), so a stop
+    closes them with 1001 and they count as connections; its polling sessions count too.
+    """
     app[SIO] = sio
+    _hold_to_limits(app, sio)
     if CLIENT_DIST.is_dir():
         app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
+    app[SIO_TASKS], app[UPGRADES] = set(), weakref.WeakValueDictionary()
+    app[NOTICES] = RateLimit(Limits(rate=1, burst=1))
+    _track_background_tasks(sio, app[SIO_TASKS])
+    app[SESSION_COUNTERS].append(partial(_polling_sessions, sio))
+    app.on_response_prepare.append(_answer_unreadable_frames)
     app.on_startup.append(_monitor_again)
+    app.on_startup.append(_start_watching_backlogs)
     app.on_shutdown.insert(0, _say_goodbye)  # before those websockets are closed
+    sio.on(REFUSED_INPUT, partial(_refuse_input, app))
     return app
+
+
+NOTICES = web.AppKey("socket.io notices", RateLimit)
+"""At most one ``refused`` event a second to a client sending too fast: the notice is no flood."""
+
+SIO_TASKS = web.AppKey("socket.io tasks", set[asyncio.Task[Any]])
+"""engine.io's and python-socketio's background tasks (pings, handlers): a stop ends them all."""
+
+
+def _hold_to_limits(app: web.Application, sio: socketio.AsyncServer) -> None:
+    """A server built by hand (notebook 07) gets what ``socketio_app`` passes as options."""
+    sio.eio.max_http_buffer_size = min(sio.eio.max_http_buffer_size, app[LIMITS].message_bytes)
+    if sio.packet_class is socketio.packet.Packet:
+        sio.packet_class = TextPacket
+
+
+def _track_background_tasks(sio: socketio.AsyncServer, tasks: set[asyncio.Task[Any]]) -> None:
+    """Keep every task engine.io starts (through its public ``start_background_task``).
+
+    engine.io starts a ``_send_ping`` task per client that sleeps a ping interval (25 s);
+    its ``shutdown()`` leaves them asleep, so 50 starts and stops left 150 of them behind.
+    """
+    start = sio.eio.start_background_task
+
+    def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = start(target, *args, **kwargs)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
+    sio.eio.start_background_task = start_background_task
+
+
+def _polling_sessions(sio: socketio.AsyncServer) -> int:
+    """Sessions not (yet) on a websocket: those on a websocket are in ``SOCKETS`` already."""
+    return sum(1 for socket in list(sio.eio.sockets.values()) if not socket.upgraded)
 
 
 EventHandler = Callable[..., Awaitable[Any]]
@@ -158,35 +213,151 @@ async def _say_goodbye(app: web.Application) -> None:
                 await sio.shutdown()
     except TimeoutError:
         pass
+    tasks = [task for task in app[SIO_TASKS] if task is not asyncio.current_task()]
+    for task in tasks:  # pings asleep, handlers still waiting: none outlives the server
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT)
 
 
-def _track_websockets(sio: socketio.AsyncServer) -> None:
-    """Make engine.io use ``_TrackedWebSocket``: a private setting, so check that it still works."""
-    if sio.eio._async.get("websocket") is not EngineIOWebSocket:
-        raise RuntimeError(
-            "python-engineio changed: sio.eio._async['websocket'] is no longer its aiohttp "
-            "WebSocket class, so helpers/sio.py can't track engine.io's websockets; update it"
-        )
-    sio.eio._async = {**sio.eio._async, "websocket": _TrackedWebSocket}
-    assert sio.eio._async["websocket"] is _TrackedWebSocket
+# --- what engine.io has no public API for: a client's backlog ----------------------------------
+
+BACKLOG_CHECK_EVERY = 0.5
+"""Seconds between two looks at the clients' backlogs."""
 
 
-class _TrackedWebSocket(EngineIOWebSocket):
-    """engine.io's aiohttp websocket, kept in ``app[SOCKETS]`` while open.
+def backlog(app: web.Application, sid: str) -> int | None:
+    """How many packets wait to be sent to client ``sid``; ``None`` once it is gone.
 
-    When aiohttp stops, a client's goodbye can no longer reach engine.io's handler, which
-    then holds the stop for seconds; the server closing the socket itself ends it at once.
+    engine.io queues each packet for a client (``socket.queue``) and a writer sends them as
+    the client reads; a client that stops reading makes that queue, and the server, grow.
+    """
+    sio = app[SIO]
+    eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+    socket = sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+    if socket is None or socket.closing or socket.closed:
+        return None
+    return socket.queue.qsize()
+
+
+async def until_sent(app: web.Application, sid: str, *, below: int = 1) -> None:
+    """Wait until fewer than ``below`` packets wait for client ``sid`` (or it is gone).
+
+    A replay sends a batch, then waits here: it never piles a whole history into memory.
+    """
+    while (waiting := backlog(app, sid)) is not None and waiting >= below:
+        await asyncio.sleep(0.005)
+
+
+async def _start_watching_backlogs(app: web.Application) -> None:
+    task = asyncio.get_running_loop().create_task(_watch_backlogs(app), name="watch backlogs")
+    app[SIO_TASKS].add(task)
+    task.add_done_callback(app[SIO_TASKS].discard)
+
+
+async def _watch_backlogs(app: web.Application) -> None:
+    """Drop a client with more than ``Limits.queue`` packets waiting: it stopped reading."""
+    sio, limits = app[SIO], app[LIMITS]
+    while True:
+        await asyncio.sleep(BACKLOG_CHECK_EVERY)
+        for eio_sid, socket in list(sio.eio.sockets.items()):
+            waiting = socket.queue.qsize()
+            if waiting > limits.queue and not (socket.closing or socket.closed):
+                line = f"Dropped a client that stopped reading ({waiting} messages waiting)."
+                app[LOG].once("backlog", line)
+                await _drop_session(app, eio_sid)
+
+
+async def _drop_session(app: web.Application, eio_sid: str) -> None:
+    """Cut the session's connection: its websocket at once; a polling one as soon as it can."""
+    ws = app[UPGRADES].get(eio_sid)
+    environ = app[SIO].environ.get(eio_sid, {})
+    if ws is None and "aiohttp.request" in environ:
+        ws = websocket_of(environ["aiohttp.request"])  # it came in on a websocket directly
+    if ws is not None:
+        drop(ws)  # engine.io's handler sees the connection end, and disconnects the client
+        return
+    try:
+        async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+            await app[SIO].eio.disconnect(eio_sid)
+    except TimeoutError:
+        pass  # it waits for a poll that may never come; engine.io's ping timeout ends it
+
+
+# --- what a text chat refuses: binary attachments, unreadable packets, floods -------------------
+
+REFUSED = "refused"
+"""The event a client gets when the server refused what it sent: ``{"error": why}``."""
+
+REFUSED_INPUT = "\x00refused input"
+"""The event name ``TextPacket`` gives a packet the server refuses to read."""
+
+UPGRADES = web.AppKey("socket.io upgrades", weakref.WeakValueDictionary[str, web.WebSocketResponse])
+
+_ENGINEIO_TEXT = re.compile(r"[0-6b]")
+"""How an engine.io text packet begins: its type (0-6), or ``b`` for base64 data."""
+
+
+class TextPacket(socketio.packet.Packet):
+    """Socket.IO packets for a text chat, python-socketio's ``serializer`` option.
+
+    A packet with binary attachments (``451-["chat message",{"_placeholder":true,...}]``), a
+    binary frame, or a packet python-socketio can't read is not taken: it is read as the event
+    ``REFUSED_INPUT`` with the reason, which the server answers (``add_socketio_plumbing``).
+    Without this, the text frame after ``451-[...]`` became the chat message's "attachment".
     """
 
-    async def __call__(self, environ: dict) -> web.WebSocketResponse:
+    def decode(self, encoded_packet: str | bytes) -> int:
+        if isinstance(encoded_packet, bytes):
+            return self._refuse("binary data is not supported here; send text")
         try:
-            return await super().__call__(environ)
-        finally:
-            environ["aiohttp.request"].app[SOCKETS].discard(self._sock)
+            attachments = super().decode(encoded_packet) or 0
+        except Exception:  # noqa: BLE001 - any packet it can't read is refused the same way
+            return self._refuse(f"unreadable packet {encoded_packet[:40]!r}")
+        if self.packet_type in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK):
+            return self._refuse("binary attachments are not supported here; send text")
+        return attachments
 
-    async def wait(self) -> str | bytes:
-        self.environ["aiohttp.request"].app[SOCKETS].add(self._sock)
-        return await super().wait()
+    def _refuse(self, why: str) -> int:
+        self.packet_type, self.data, self.attachment_count = socketio.packet.EVENT, [REFUSED_INPUT, why], 0
+        if not isinstance(getattr(self, "namespace", None), str):
+            self.namespace = None
+        return 0
+
+
+async def _refuse_input(app: web.Application, sid: str, why: Any = None, *_: Any) -> dict:
+    """Answer a refused packet: the reason as its acknowledgement and as a ``refused`` event."""
+    why = why if isinstance(why, str) else "refused"
+    app[LOG].once("refused input", f"Refused a client's input: {why}.")
+    await app[SIO].emit(REFUSED, {"error": why}, to=sid)
+    return {"error": why}
+
+
+async def _answer_unreadable_frames(request: web.Request, response: web.StreamResponse) -> None:
+    """A frame engine.io can't read (empty, say) is answered and skipped, not a dropped connection.
+
+    engine.io ends the connection, with no close frame, at a text frame that is no engine.io
+    packet (upstream treats it as fatal). aiohttp's ``on_response_prepare`` hands us engine.io's
+    websocket before engine.io reads from it: its ``receive`` is wrapped to answer such frames
+    with a ``refused`` event. An upgraded session's websocket is noted for ``_drop_session``.
+    """
+    if not isinstance(response, web.WebSocketResponse) or not request.path.startswith("/socket.io/"):
+        return
+    app = request.app
+    if "sid" in request.query:
+        app[UPGRADES][request.query["sid"]] = response
+    receive = response.receive
+
+    async def receive_readable(timeout: float | None = None) -> WSMessage:
+        while True:
+            message = await receive(timeout)
+            if message.type is not WSMsgType.TEXT or _ENGINEIO_TEXT.match(message.data):
+                return message
+            why = f"unreadable frame {message.data[:40]!r}: an engine.io packet starts with its type"
+            app[LOG].once("unreadable frame", f"Refused a client's input: {why}.")
+            await response.send_str("42" + json.dumps([REFUSED, {"error": why}]))
+
+    response.receive = receive_readable  # type: ignore[method-assign]
 
 
 class Refused(ValueError):
@@ -219,6 +390,9 @@ def guard(log: ServerLog, event: str, handler: EventHandler, app: web.Applicatio
     @wraps(handler)
     async def guarded(*args: Any) -> Any:
         name = f'"{args[0] if catch_all and args else event}"'
+        sid = args[1 if catch_all else 0] if len(args) > catch_all else None
+        if not app[RATE_LIMIT].allow(sid):
+            return await _too_fast(app, sid, name)
         try:
             try:
                 signature.bind(app, *args)
@@ -233,6 +407,15 @@ def guard(log: ServerLog, event: str, handler: EventHandler, app: web.Applicatio
             return {"error": "internal server error"}
 
     return guarded
+
+
+async def _too_fast(app: web.Application, sid: str | None, name: str) -> dict:
+    """Refuse an event from a client over the rate limit: it hears why (at most once a second)."""
+    why = app[RATE_LIMIT].describe()
+    app[LOG].once(f"too fast {sid}", f"Refused {name} from a client: {why}.")
+    if sid is not None and app[NOTICES].allow(sid):
+        await app[SIO].emit(REFUSED, {"error": why}, to=sid)
+    return {"error": why}
 
 
 def quiet_logger(name: str = "socket.io client") -> logging.Logger:

@@ -108,12 +108,16 @@ class Lines(list[str]):
     """A list of text lines that knows when each arrived, and can be waited on.
 
     It is a plain list to read (``lines[-1]``, ``"hi" in lines``, ``lines == [...]``); lines
-    are added with ``append`` only, which stamps them and wakes the waiters.
+    are added with ``append`` only, which stamps them and wakes the waiters. With ``limit``,
+    only the newest ``limit`` lines are kept (``dropped`` counts the others): a server that
+    runs for a whole class, or a client that gets a flood, keeps its memory bounded.
     """
 
-    def __init__(self, owner: str, lines: Iterable[str] = ()) -> None:
+    def __init__(self, owner: str, lines: Iterable[str] = (), *, limit: int | None = None) -> None:
         super().__init__()
         self.owner = owner
+        self.limit = limit
+        self.dropped = 0
         self.stamps: list[int] = []
         self.changes = Changes()
         for line in lines:
@@ -122,6 +126,11 @@ class Lines(list[str]):
     def append(self, line: str) -> None:
         super().append(line)
         self.stamps.append(now())
+        if self.limit is not None and len(self) > self.limit:
+            extra = len(self) - self.limit
+            super().__delitem__(slice(0, extra))
+            del self.stamps[:extra]
+            self.dropped += extra
         self.changes.notify()
 
     def clear(self) -> None:

@@ -36,7 +36,10 @@ __all__ = ["ChatClient", "ChatRow", "JsonChatClient", "side_by_side", "transcrip
 
 NOT_CONNECTED = "The websocket is not connected to a server."
 SHOWN_LINES = 500
-"""The widget shows the newest lines only; ``lines`` keeps them all."""
+"""The widget shows the newest lines only; ``lines`` keeps more."""
+
+KEPT_LINES = 10_000
+"""``lines`` and ``received`` keep the newest lines only: a flood can't fill the kernel's memory."""
 
 _LOG_STYLE = (
     "height:12em; overflow-y:auto; display:flex; flex-direction:column-reverse;"  # newest in view
@@ -52,8 +55,8 @@ class ChatClient(widgets.VBox):
         self, name: str = "client", *, transport: WebsocketTransport | None = None, timeout: float = 3.0
     ) -> None:
         self.name, self.timeout = name, timeout
-        self.lines = Lines(name)
-        self.received = Lines(name)
+        self.lines = Lines(name, limit=KEPT_LINES)
+        self.received = Lines(name, limit=KEPT_LINES)
         self.transport = transport or WebsocketTransport(timeout=timeout)
         self._attach(self.transport)
         self._shown: list[str] = []

@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from helpers.lifecycle import RunningServer, open_server
+from helpers.waiting import now
 
 __all__ = [
     "CHECK_TIMEOUT",
@@ -114,27 +115,32 @@ class LogCursor:
 
     def __init__(self, server: RunningServer) -> None:
         self.log = server.log
-        self.position = len(self.log.lines)
-        self.errors_seen = len(self.log.errors)
+        self.mark = now()  # lines are stamped: a bounded log may drop its oldest, stamps stay
+        self.errors_seen = self.log.error_count
 
     async def next(self, containing: str, timeout: float = WAIT) -> str | Nothing:
         """The next line with ``containing`` in it, or ``Nothing`` after ``timeout`` s."""
-        lines, errors = self.log.lines, self.log.errors
+        lines, log = self.log.lines, self.log
 
         def found() -> int | None:
-            return next((i for i in range(self.position, len(lines)) if containing in lines[i]), None)
+            return next(
+                (i for i, stamp in enumerate(lines.stamps) if stamp > self.mark and containing in lines[i]),
+                None,
+            )
 
         try:
-            await self.log.changes.wait_until(
-                lambda: found() is not None or len(errors) > self.errors_seen, timeout=timeout, describe=str
+            await log.changes.wait_until(
+                lambda: found() is not None or log.error_count > self.errors_seen,
+                timeout=timeout,
+                describe=str,
             )
         except TimeoutError:
             return Nothing(f"no line with {containing!r} in the server log after {timeout:g} s")
         index = found()
         if index is None:
-            self.errors_seen = len(errors)
+            self.errors_seen = log.error_count
             return Nothing(f"the server raised an error before logging a line with {containing!r}")
-        self.position = index + 1
+        self.mark = lines.stamps[index]
         return lines[index]
 
 

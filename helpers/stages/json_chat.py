@@ -6,7 +6,16 @@ import json
 
 from aiohttp import web
 
-from helpers.app import ACTIONS, LOG, SOCKETS, chat_app, on_messages, text_messages, websocket_session
+from helpers.app import (
+    ACTIONS,
+    LOG,
+    RATE_LIMIT,
+    SOCKETS,
+    chat_app,
+    on_messages,
+    text_messages,
+    websocket_session,
+)
 from helpers.protocol import Message, ProtocolError, error_message, parse_message
 from helpers.stages.broadcast import broadcast
 
@@ -63,10 +72,12 @@ async def json_chat(request: web.Request) -> web.WebSocketResponse:
 async def handle(app: web.Application, ws: web.WebSocketResponse, data: str) -> None:
     """Parse one message and do its action; a broken one gets an ``error``, to its sender only."""
     try:
+        if not app[RATE_LIMIT].allow(ws):  # a flood is refused, message by message
+            raise ProtocolError(app[RATE_LIMIT].describe())
         message = parse_message(data)
         await app[ACTIONS][message["type"]](app, ws, message)
     except ProtocolError as error:
-        app[LOG](f"Refused: {error}")
+        app[LOG].once(f"refused {error}", f"Refused: {error}")
         await ws.send_json(error_message(str(error)))
     except Exception as exc:  # a bug in an action: recorded, the sender told, the chat goes on
         app[LOG].error(f"handling {data[:40]!r}", exc)

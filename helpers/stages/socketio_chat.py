@@ -11,7 +11,7 @@ from aiohttp import web
 
 from helpers.app import LOG
 from helpers.delivery import Message, MessageStore
-from helpers.sio import SIO, Origins, on_events, socketio_app
+from helpers.sio import SIO, Origins, on_events, socketio_app, until_sent
 from helpers.stages.socketio_features import EVENTS as FEATURES
 from helpers.stages.socketio_features import GUESTS, MAX_TEXT, NICKS, clean, nick_of
 from helpers.stages.socketio_features import connect as welcome
@@ -29,16 +29,42 @@ def wire(message: Message) -> tuple[str, int, str | None]:
 EVENTS = dict(FEATURES)  # notebook 8's handlers; the cells below replace two of them
 
 
+REPLAY_BATCH = 50
+"""Messages replayed at a time; between two batches, the chat goes on for everyone else."""
+
+
+def replay_from(auth: Any, last_id: int) -> int | None:
+    """The server offset to replay from, for a client's ``auth``; ``None``: no replay.
+
+    Only a whole number is an offset (``type``, not ``isinstance``: ``True`` is an int too).
+    One beyond the newest id comes from before a restart, which emptied the store, and one
+    below 0 is no id at all: both replay everything.
+    """
+    offset = auth.get("serverOffset") if isinstance(auth, dict) else None
+    if type(offset) is not int:
+        return None
+    return offset if 0 <= offset <= last_id else 0
+
+
+async def replay(app: web.Application, sid: str, messages: list[Message]) -> None:
+    """Send ``messages`` to client ``sid`` alone, oldest first."""
+    for message in messages:
+        await app[SIO].emit("chat message", wire(message), to=sid)
+        await asyncio.sleep(0)  # let another client's message in between two of these
+
+
 async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> None:
     """Notebook 8's welcome, then a replay of what the client missed, then the live chat."""
     await welcome(app, sid, environ, auth)
-    offset = auth.get("serverOffset") if isinstance(auth, dict) else None
-    async with app[TURNS]:  # no new message is stored or sent while we catch this client up
-        if type(offset) is int:  # not isinstance: True and False are ints too
-            if offset > app[STORE].last_id:  # from before a restart, which emptied the store
-                offset = 0
-            for message in app[STORE].since(offset):
-                await app[SIO].emit("chat message", wire(message), to=sid)
+    offset = replay_from(auth, app[STORE].last_id)
+    if offset is not None:  # a batch at a time, sent before the next: others chat meanwhile
+        while batch := app[STORE].since(offset, limit=REPLAY_BATCH):
+            await replay(app, sid, batch)
+            await until_sent(app, sid, below=REPLAY_BATCH)
+            offset = batch[-1].id
+    async with app[TURNS]:  # the few that came meanwhile, then live: no message in between
+        if offset is not None:
+            await replay(app, sid, app[STORE].since(offset))
         await app[SIO].enter_room(sid, CHAT)  # from now on it gets new messages live
 
 

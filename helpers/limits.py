@@ -1,0 +1,108 @@
+"""The limits that let one server take a whole class: no client can take more than its share.
+
+On loopback, with one student, a server can trust its clients. Shared with a class (or with
+any page a student visits), it meets clients that send too much, too fast, too many, or that
+vanish without a word. Each limit below answers one of those, and each refusal is told to the
+client, never silent:
+
+- a message over ``message_bytes``: the websocket is closed with 1009 (Message Too Big);
+- more than ``rate`` messages a second (bursts up to ``burst``) on the JSON and Socket.IO
+  chats: each one over gets an error back, and is not sent on;
+- more than ``connections`` open websockets or Socket.IO sessions: a new one gets 503;
+- a websocket peer that stops answering pings for ``heartbeat`` s (plus half): dropped, and
+  the chat hears it left;
+- an HTTP connection that sends no whole request within ``idle`` s (slowloris): closed;
+- a Socket.IO client that lets more than ``queue`` packets wait unread: disconnected.
+
+They are per server (``app[LIMITS]``), read at each use: a cell can change them on a running
+server (``server.app[LIMITS].rate = 5``).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+__all__ = ["LIMITS", "RATE_LIMIT", "Limits", "RateLimit", "raise_open_files_limit"]
+
+
+@dataclass
+class Limits:
+    """How much one client, and all of them together, may take from the server."""
+
+    message_bytes: int = 64 * 1024
+    rate: float = 20.0
+    burst: int = 40
+    connections: int = 1000
+    heartbeat: float = 15.0
+    idle: float = 5.0
+    queue: int = 1000
+
+
+LIMITS = web.AppKey("limits", Limits)
+
+
+class RateLimit:
+    """A token bucket per client: ``allow(who)`` says whether ``who`` may send one more now.
+
+    Each client may send ``burst`` messages at once, then ``rate`` a second on average. A
+    bucket that has filled up again is the same as a new one, so buckets are forgotten then:
+    the memory stays bounded however many clients come and go.
+    """
+
+    PRUNE_AT = 4096
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._buckets: dict[Hashable, tuple[float, float]] = {}  # who -> (tokens, when)
+
+    def allow(self, who: Hashable) -> bool:
+        """Take one token from ``who``'s bucket; ``False`` when it is empty (too fast)."""
+        rate, burst, now = self.limits.rate, self.limits.burst, time.monotonic()
+        tokens, then = self._buckets.get(who, (burst, now))
+        tokens = min(burst, tokens + (now - then) * rate)
+        if len(self._buckets) > self.PRUNE_AT:
+            self._prune(now)
+        if tokens < 1:
+            self._buckets[who] = (tokens, now)
+            return False
+        self._buckets[who] = (tokens - 1, now)
+        return True
+
+    def forget(self, who: Hashable) -> None:
+        """``who`` left: its bucket goes too."""
+        self._buckets.pop(who, None)
+
+    def _prune(self, now: float) -> None:
+        rate, burst = self.limits.rate, self.limits.burst
+        full = [who for who, (tokens, then) in self._buckets.items() if tokens + (now - then) * rate >= burst]
+        for who in full:
+            del self._buckets[who]
+
+    def describe(self) -> str:
+        """The limit in words, for the error a client gets."""
+        return f"too many messages: at most {self.limits.rate:g} a second; slow down"
+
+
+RATE_LIMIT = web.AppKey("rate limit", RateLimit)
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; the new soft limit.
+
+    Every connection is a file. With the usual soft limit of 1,024 a thousand clients lock
+    everyone else out; the hard limit (often 512 Ki or more) is ours to take without rights.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
