@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+import secrets
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -93,10 +94,16 @@ class Doors:
       server's own origins, from ``origins`` (exact, e.g. ``http://localhost:5173``), or behind
       a Jupyter proxy from the proxy's own origin. ``null`` (a sandboxed or local file page) is
       refused; no ``Origin`` at all is a program, not a page: let in.
+    - ``key``: when shared on the network (``helpers.share``), a websocket (raw or Socket.IO)
+      comes in only with this join key as its ``key`` query parameter; the pages need none.
     """
 
     names: set[str] = field(default_factory=lambda: set(LOOPBACK_NAMES))
     origins: set[str] = field(default_factory=set)
+    key: str | None = None
+
+
+NEEDS_KEY = "This chat needs its join key: open the link your teacher shared.\n"
 
 
 DOORS = web.AppKey("doors", Doors)
@@ -142,7 +149,8 @@ def allow_origins(app: web.Application, *origins: str) -> web.Application:
 
 @web.middleware
 async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a foreign ``Host`` (403), and a websocket from a foreign page's ``Origin`` (403)."""
+    """Refuse a foreign ``Host`` (403), and a websocket from a foreign page's ``Origin`` or without
+    the join key of a shared server (403)."""
     doors, proxied = request.app[DOORS], proxy_base() is not None
     host = request.host
     if not proxied and _name(host) not in doors.names:
@@ -154,7 +162,15 @@ async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResp
         if origin is not None and not _trusted(origin, host, request, doors, proxied):
             request.app[LOG].once(f"origin {origin}", f"Refused a connection from a page at {origin!r}.")
             raise web.HTTPForbidden(text="Pages from that origin may not connect.\n")
+        if doors.key is not None and not _has_key(request, doors.key):
+            request.app[LOG].once("join key", "Refused a connection without the join key (or an old one).")
+            raise web.HTTPForbidden(text=NEEDS_KEY)
     return await handler(request)
+
+
+def _has_key(request: web.Request, key: str) -> bool:
+    """The request's ``key`` parameter is ``key``, compared in constant time (bytes: any text)."""
+    return secrets.compare_digest(request.query.get("key", "").encode(), key.encode())
 
 
 def _name(host: str) -> str:
