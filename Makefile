@@ -41,8 +41,9 @@ lint: setup
 # Unit, integration and notebook tests in one run: pytest over tests/, nbval (strict) over notebooks/.
 # The notebooks' servers get a free port (WORKBOOK_PORT), so a workbook open in JupyterLab on
 # port 3000 doesn't collide with them; tests/sanitize.cfg makes ports compare equal.
+# A server shared on the network (share=True) shares on loopback here: WORKBOOK_SHARE_ADDRESS.
 test: setup lint
-	WORKBOOK_PORT=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+	WORKBOOK_SHARE_ADDRESS=127.0.0.1 WORKBOOK_PORT=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -52,8 +53,9 @@ export: setup
 	$(BIN)/python tools/export.py
 
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs.
+# Sharing cells share on loopback, so the stored outputs name no machine's address.
 notebooks: setup
-	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
+	WORKBOOK_SHARE_ADDRESS=127.0.0.1 $(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
 
 # The student edition in student/: every solution between nbgrader's markers replaced by a stub.
 student: setup

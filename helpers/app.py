@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import resource
+import secrets
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -102,10 +103,16 @@ class Doors:
       server's own origins, from ``origins`` (exact, e.g. ``http://localhost:5173``), or behind
       a Jupyter proxy from the proxy's own origin. ``null`` (a sandboxed or local file page) is
       refused; no ``Origin`` at all is a program, not a page: let in.
+    - ``key``: when shared on the network (``helpers.share``), a websocket (raw or Socket.IO)
+      comes in only with this join key as its ``key`` query parameter; the pages need none.
     """
 
     names: set[str] = field(default_factory=lambda: set(LOOPBACK_NAMES))
     origins: set[str] = field(default_factory=set)
+    key: str | None = None
+
+
+NEEDS_KEY = "This chat needs its join key: open the link your teacher shared.\n"
 
 
 DOORS = web.AppKey("doors", Doors)
@@ -163,7 +170,8 @@ def allow_origins(app: web.Application, *origins: str) -> web.Application:
 
 @web.middleware
 async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a foreign ``Host`` (403), a websocket from a foreign page (403), a full server (503).
+    """Refuse a foreign ``Host`` (403), a websocket from a foreign page's ``Origin`` or without the
+    join key of a shared server (403), and one more connection than a full server takes (503).
 
     A websocket the request opens (ours, or engine.io's) is in ``app[SOCKETS]`` until it ends.
     """
@@ -178,6 +186,9 @@ async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResp
         if origin is not None and not _trusted(origin, host, request, doors, proxied):
             log.once(f"origin {origin}", f"Refused a connection from a page at {origin!r}.")
             raise web.HTTPForbidden(text="Pages from that origin may not connect.\n")
+        if doors.key is not None and not _has_key(request, doors.key):
+            log.once("join key", "Refused a connection without the join key (or an old one).")
+            raise web.HTTPForbidden(text=NEEDS_KEY)
         if _opens_connection(request, wants_websocket):
             _refuse_when_full(request.app)
     try:
@@ -231,6 +242,11 @@ async def _track_websocket(request: web.Request, response: web.StreamResponse) -
         request.app[SOCKETS].add(response)
         if request.transport is not None:
             _TRANSPORTS[response] = request.transport
+
+
+def _has_key(request: web.Request, key: str) -> bool:
+    """The request's ``key`` parameter is ``key``, compared in constant time (bytes: any text)."""
+    return secrets.compare_digest(request.query.get("key", "").encode(), key.encode())
 
 
 def _name(host: str) -> str:

@@ -2,6 +2,7 @@
 
 The machine reaches no network but loopback, so Chromium's background services are off
 and every host but loopback fails to resolve: a page can't quietly depend on the internet.
+127.0.0.2 is loopback too: the tests share a server there, as if on the classroom network.
 """
 
 import os
@@ -18,5 +19,5 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2, EXCLUDE localhost",
 ]

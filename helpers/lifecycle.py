@@ -17,6 +17,8 @@ Guarantees:
   with clients connected (aiohttp's default graceful shutdown waits 60 s). It is idempotent.
 - An exception in a handler or in a task started with ``server.spawn`` goes to the server
   log, and is printed at the top of the next cell that runs.
+- ``share=True`` also listens on this machine's network address and asks every connection
+  for a new join key (``helpers.share``); it prints the students' link and its QR code.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ from helpers.app import LIMITS, LOG, SOCKETS, add_plumbing
 from helpers.kernel import before_each_cell
 from helpers.limits import raise_open_files_limit
 from helpers.log import ServerLog
+from helpers.share import (
+    Sharing,
+    allow_shared_origin,
+    also_listen,
+    announce,
+    open_doors,
+    stage_page,
+    with_key,
+)
 from helpers.waiting import Changes, cell_began
 
 __all__ = [
@@ -89,14 +100,32 @@ class RunningServer:
     host: str
     port: int
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    sharing: Sharing | None = None  # its network address and join key, when shared
 
     @property
     def url(self) -> str:
+        """Where its pages are (they need no key): ``url + "chat.html"``."""
         return f"http://{self.host}:{self.port}/"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
+        """Where a websocket connects: with the join key when shared."""
+        return self.link(scheme="ws")
+
+    @property
+    def key(self) -> str | None:
+        """The join key every websocket and Socket.IO connection needs; ``None`` when not shared."""
+        return self.sharing.key if self.sharing is not None else None
+
+    def link(self, path: str = "", *, scheme: str = "http") -> str:
+        """``path`` on this server, with the join key when shared: what a client opens from here."""
+        url = f"{scheme}://{self.host}:{self.port}/{path}"
+        return url if self.key is None else with_key(url, self.key)
+
+    @property
+    def share_url(self) -> str | None:
+        """The link students open (the stage's page at the network address, with the key)."""
+        return None if self.sharing is None else self.sharing.url(self.port, stage_page(self.app))
 
     @property
     def log(self) -> ServerLog:
@@ -125,11 +154,13 @@ class RunningServer:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=SHUTDOWN_TIMEOUT)
-        _ACCEPT_LOGS.pop((self.host, self.port), None)
+        for address in self.runner.addresses:
+            _ACCEPT_LOGS.pop(tuple(address[:2]), None)
         await self.runner.cleanup()
 
     def __repr__(self) -> str:
-        return f"<RunningServer {self.url}>"
+        shared = "" if self.sharing is None else f" shared at {self.sharing.origin(self.port)}/"
+        return f"<RunningServer {self.url}{shared}>"
 
 
 _current: RunningServer | None = None
@@ -145,7 +176,8 @@ def _log_accept_errors(server: RunningServer) -> None:
     loop's exception handler: on stderr, 15,103 tracebacks in 15 s. A handler on the loop
     (the kernel's, in a notebook) sends those of our servers to their logs instead.
     """
-    _ACCEPT_LOGS[(server.host, server.port)] = server.log
+    for address in server.runner.addresses:  # loopback, and the network address when shared
+        _ACCEPT_LOGS[tuple(address[:2])] = server.log
     loop = asyncio.get_running_loop()
     previous = loop.get_exception_handler()
     if getattr(previous, "routes_accept_errors", False):
@@ -153,7 +185,7 @@ def _log_accept_errors(server: RunningServer) -> None:
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         sock = context.get("socket")
-        where = sock.getsockname()[:2] if sock is not None and sock.fileno() != -1 else None
+        where = tuple(sock.getsockname()[:2]) if sock is not None and sock.fileno() != -1 else None
         log = _ACCEPT_LOGS.get(where) if where is not None else None
         if log is None or "accept" not in context.get("message", ""):
             return previous(loop, context) if previous else loop.default_exception_handler(context)
@@ -169,15 +201,19 @@ def current_server() -> RunningServer | None:
     return _current
 
 
-async def open_server(app: web.Application, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+async def open_server(
+    app: web.Application, *, host: str = "127.0.0.1", port: int = 0, sharing: Sharing | None = None
+) -> RunningServer:
     """Serve ``app`` at ``host``:``port`` (``0``: a free port) beside this kernel's own server.
 
     For code that runs a server of its own for a while, such as an exercise's checker: the
     server is not ``current_server()``, its errors are not shown in the next cell, and its
-    owner stops it (``await server.stop()``). ``start_server`` is built on it.
+    owner stops it (``await server.stop()``). ``start_server`` is built on it. With
+    ``sharing``, it listens on ``sharing.address`` too (same port) and asks for its key.
     """
     add_plumbing(app)
     raise_open_files_limit()  # every client is an open file: 1,024 of them is no classroom
+    open_doors(app, sharing)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -196,11 +232,28 @@ async def open_server(app: web.Application, *, host: str = "127.0.0.1", port: in
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(host, port) from None
         raise
-    server = RunningServer(app, runner, host, runner.addresses[0][1])
+    server = RunningServer(app, runner, host, runner.addresses[0][1], sharing=sharing)
+    if sharing is not None:
+        await _share(server, sharing)
     _log_accept_errors(server)
     app[LOG](f"Listening at port {server.port}")
+    if sharing is not None:
+        app[LOG](f"Shared at {sharing.origin(server.port)}/: connections need the join key.")
     SERVER_STARTED.notify()
     return server
+
+
+async def _share(server: RunningServer, sharing: Sharing) -> None:
+    """Listen on the network address too, on the same port: a second site of the same runner."""
+    if also_listen(server.host, sharing):
+        try:
+            await web.TCPSite(server.runner, sharing.address, server.port).start()
+        except OSError as exc:
+            await server.runner.cleanup()
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(sharing.address, server.port) from None
+            raise
+    allow_shared_origin(server.app, sharing, server.port)
 
 
 async def start_server(
@@ -210,18 +263,22 @@ async def start_server(
     port: int | None = None,
     quiet: bool = False,
     hand_over: bool = True,
+    share: bool = False,
 ) -> RunningServer:
     """Serve ``app`` at ``host``:``port`` from this kernel's loop, replacing an earlier server.
 
     ``port=0`` picks a free port (tests use it). Prints ``Listening at port N: URL``. A port
     held by another of your workbook kernels is handed over to this one, and this one hands
     it on when asked; ``hand_over=False`` (the command line) neither asks nor gives.
+    ``share=True`` also listens on the network for a class, with a new join key (``helpers.share``),
+    and prints the link students open with its QR code.
     """
     global _current, _claim
+    sharing = Sharing.new() if share else None  # a wrong WORKBOOK_SHARE_ADDRESS stops nothing
     await stop_server(quiet=True)
     port = DEFAULT_PORT if port is None else port
     try:
-        _current = await open_server(app, host=host, port=port)
+        _current = await open_server(app, host=host, port=port, sharing=sharing)
     except PortInUseError:
         if not hand_over:
             raise
@@ -230,7 +287,7 @@ async def start_server(
         except handover.HandOverRefused as refused:
             raise PortInUseError(host, port, refused.holder) from None
         try:
-            _current = await open_server(app, host=host, port=port)
+            _current = await open_server(app, host=host, port=port, sharing=sharing)
         except PortInUseError:  # another notebook asked at the same moment, and bound first
             raise PortInUseError(host, port, "another notebook that took it at the same moment") from None
         if not quiet:
@@ -239,6 +296,8 @@ async def start_server(
         _claim = await handover.claim(_current.port, _hand_over)
     if not quiet:  # the address the student's browser can open: through the hub's proxy, on a hub
         print(f"Listening at port {_current.port}: {browser_url(_current.port, direct=_current.url)}")
+        if _current.share_url is not None:
+            announce(_current.share_url, _current.sharing.note)
     return _current
 
 

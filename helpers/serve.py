@@ -4,7 +4,8 @@ Runs the same stage code the notebooks teach, prints the server log to the termi
 (``Listening at port 3000``, ``ws got: hi``, ...), and exits cleanly on Ctrl-C or SIGTERM.
 Every parameter of a stage's ``make_app`` is an option here, named after it:
 ``make_app(except_self=True)`` is ``--except-self``, ``make_app(db="chat.db")`` is
-``--db chat.db``.
+``--db chat.db``. ``--share`` is a server option, as ``--host`` and ``--port`` are: the class
+joins over the network with the printed link (or its QR code), which carries the join key.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from helpers.app import LOG
 from helpers.lifecycle import DEFAULT_PORT, PortInUseError, start_server, stop_server
+from helpers.share import ADDRESS_VARIABLE, announce
 from helpers.stages import DESCRIPTIONS, STAGES
 
 __all__ = ["Option", "main", "parse_args", "stage_options"]
@@ -78,6 +80,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stage", choices=list(STAGES), default="static", help="which server to run")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="also listen on this machine's network address, for a class: prints the link students "
+        "open, with a new join key that every connection needs, and its QR code "
+        f"({ADDRESS_VARIABLE} sets the address)",
+    )
     owners: dict[Option, list[str]] = {}
     for stage, make_app in STAGES.items():
         for option in stage_options(make_app):
@@ -112,7 +121,11 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # a terminal's server is no notebook's: it neither takes a port from one nor gives it up
-    await start_server(app, host=args.host, port=args.port, quiet=True, hand_over=False)
+    server = await start_server(
+        app, host=args.host, port=args.port, quiet=True, hand_over=False, share=args.share
+    )
+    if server.share_url is not None:
+        announce(server.share_url, server.sharing.note)
     await stop.wait()
     await stop_server(quiet=True)
 

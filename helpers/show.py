@@ -17,6 +17,7 @@ from pygments.lexers import get_lexer_for_filename
 from helpers.addresses import browser_url
 from helpers.app import PUBLIC
 from helpers.lifecycle import RunningServer
+from helpers.share import with_key
 
 __all__ = ["PageFrame", "PageLink", "SourceFile", "page", "page_url", "show_file"]
 
@@ -80,8 +81,12 @@ class PageFrame(widgets.VBox):
 
 
 def page_url(server: RunningServer, path: str = "") -> str:
-    """The address of ``path`` on ``server`` as the student's browser reaches it."""
-    return browser_url(server.port, path, direct=server.url)
+    """The address of ``path`` on ``server`` as the student's browser reaches it.
+
+    With the join key when the server is shared: the page passes it on to its connection.
+    """
+    url = browser_url(server.port, path, direct=server.url)
+    return url if server.key is None else with_key(url, server.key)
 
 
 def page(

@@ -7,6 +7,10 @@ server starts in this kernel. ``SocketIOTransport`` is python-socketio's ``Async
 reconnects by itself after a dropped connection; after a server's goodbye (it stopped) it is
 asked to come back too, as ``socketio.mjs`` does.
 
+A connection to this kernel's own server, when that server is shared on the network, carries
+its join key (``helpers.share``), taken again at each attempt: a server started again has a
+new key, and the kernel's widgets follow it as they follow the server.
+
 A transport knows nothing of widgets: it calls the ``on_open``, ``on_text`` and ``on_close``
 callbacks its view attached (``attach``), and waits never print.
 """
@@ -25,7 +29,9 @@ from socketio.exceptions import ConnectionError as SioConnectionError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from helpers.lifecycle import PORT_HANDED_OVER, SERVER_STARTED
+from helpers.app import DOORS
+from helpers.lifecycle import PORT_HANDED_OVER, SERVER_STARTED, current_server
+from helpers.share import with_key
 from helpers.sio import quiet_logger
 
 __all__ = ["RETRY_DELAYS", "SocketIOTransport", "WebsocketTransport"]
@@ -131,7 +137,7 @@ class WebsocketTransport:
 
     async def _open(self, url: str) -> ClientConnection:
         async with asyncio.timeout(self.timeout):
-            return await connect(url, compression=None)
+            return await connect(_with_own_key(url), compression=None)
 
     async def _keep(self, websocket: ClientConnection) -> None:
         """Read messages; when the connection ends, say so, and come back unless we left."""
@@ -279,7 +285,7 @@ class SocketIOTransport:
 
     async def _open(self) -> None:
         await self.sio.connect(
-            self.url,
+            _with_own_key(self.url),
             headers=self.headers,
             auth=self.auth,  # called again at each reconnection
             transports=["websocket"],
@@ -330,6 +336,16 @@ def _stop_following(port: int, requester: str) -> None:
 
 
 PORT_HANDED_OVER.append(_stop_following)
+
+
+def _with_own_key(url: str) -> str:
+    """``url`` with the join key of this kernel's server, if it is shared and ``url`` is its address."""
+    server = current_server()
+    if server is None or server.key is None or _port(url) != server.port:
+        return url
+    if (urlsplit(url).hostname or "").lower() not in server.app[DOORS].names:
+        return url
+    return with_key(url, server.key)
 
 
 def _port(url: str) -> int | None:

@@ -10,7 +10,13 @@ HTML policy: nbval compares every MIME type it does not skip. Every output the w
 displays has a ``text/plain`` form that says what matters (a transcript, a verdict, a URL, a
 file's path) and an optional ``text/html`` form for people (a highlighted file, a link with
 its page). The plain form is compared; the HTML is not, so a new comment in ``main.mjs``
-never fails a notebook whose cells prove behaviour.
+never fails a notebook whose cells prove behaviour. ``image/svg+xml`` is skipped too: a
+shared server's QR code changes with its join key at every run; its text form, the link it
+encodes, is compared (tests/sanitize.cfg makes the key ``KEY``).
+
+Sharing policy: ``WORKBOOK_SHARE_ADDRESS`` is ``127.0.0.1`` unless the run says otherwise
+(``make test`` sets it too), so a server shared by a test or a notebook cell listens on
+loopback only, and nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -25,15 +31,18 @@ from aiohttp import web
 from helpers.lifecycle import RunningServer, start_server, stop_server
 
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+os.environ.setdefault("WORKBOOK_SHARE_ADDRESS", "127.0.0.1")  # before nbval starts any kernel
+
+SKIPPED_MIME_TYPES = ("text/html", "image/svg+xml")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The HTML policy above: nbval's collector (one per notebook) skips ``text/html``."""
+    """The HTML policy above: nbval's collector (one per notebook) skips ``text/html`` and SVG."""
     for item in items:
         collector = item.parent
         skip = getattr(collector, "skip_compare", None)
-        if skip is not None and "text/html" not in skip:
-            collector.skip_compare = (*skip, "text/html")
+        if skip is not None:
+            collector.skip_compare = (*skip, *(kind for kind in SKIPPED_MIME_TYPES if kind not in skip))
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ class FakeServer:
 
     port = 3000
     url = "http://127.0.0.1:3000/"
+    key = None  # not shared on the network
 
 
 def test_a_file_is_shown_to_people_but_compared_by_its_path_only():

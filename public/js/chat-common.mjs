@@ -4,14 +4,25 @@
  */
 
 /**
+ * The join key in this page's own link (`chat.html?key=...`), or null. A server shared on
+ * the network lets a connection in only with it; the page itself was served without one.
+ */
+export function joinKey (location = window.location) {
+  return new URLSearchParams(location.search).get('key')
+}
+
+/**
  * The websocket URL of the server that served this page: same host, same path prefix,
- * ws: or wss: as the page is http: or https:. Never hard-coded, so the page also works
- * behind a proxy that serves it under a prefix such as /user/ada/proxy/3000/.
+ * ws: or wss: as the page is http: or https:, and the page's join key if it has one.
+ * Never hard-coded, so the page also works behind a proxy that serves it under a prefix
+ * such as /user/ada/proxy/3000/.
  */
 export function websocketUrl (location = window.location) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
   const directory = location.pathname.replace(/[^/]*$/, '')
-  return `${scheme}//${location.host}${directory}`
+  const key = joinKey(location)
+  const query = key === null ? '' : `?${new URLSearchParams({ key })}`
+  return `${scheme}//${location.host}${directory}${query}`
 }
 
 /**

@@ -3,7 +3,7 @@
  * typing, who is online, private messages, rooms) and delivery (offsets, acks, retries).
  * Against the plain `socketio` stage only `chat message` does anything.
  */
-import { outputLog, showStatus } from './chat-common.mjs'
+import { joinKey, outputLog, showStatus } from './chat-common.mjs'
 
 const VERSION = '4.8.4' // the version pinned in package.json
 
@@ -38,8 +38,10 @@ let counter = 0
 const mine = new Set() // client offsets of the messages this page sent
 // No global `retries`: it would queue every emit behind the previous one's ack (and an event
 // without a handler is never acknowledged), and resend requests that must not run twice.
+const key = joinKey() // a server shared on the network asks every request for it
 const socket = io({
   path: socketioPath(),
+  query: key === null ? {} : { key },
   reconnectionDelayMax: 10000, // retry less and less often, as the other pages do
   auth: { serverOffset: 0 } // the last chat message seen: the server replays what came after
 })

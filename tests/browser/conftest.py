@@ -4,13 +4,15 @@ The browser, the aiohttp server (``stage``) and the widget clients all run on th
 asyncio loop, so a test can start and stop the server, click in a page and await a
 ``ChatClient`` in plain sequence. Chromium is the system one (``/usr/bin/chromium``, or
 ``WORKBOOK_CHROMIUM``); Playwright never downloads a browser. Every page may talk to
-loopback only: other hosts don't resolve, and any request to one fails the test.
+loopback only (``localhost``, ``::1`` and 127.0.0.0/8, where a shared server's "network
+address" is 127.0.0.2): other hosts don't resolve, and any request to one fails the test.
 
 Without Chromium the tests are skipped with the reason; with ``CI=true`` they fail instead.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -71,11 +73,20 @@ class Pages:
         return page
 
     async def _guard(self, route) -> None:
-        if urlsplit(route.request.url).hostname in LOOPBACK:
+        if _loopback(urlsplit(route.request.url).hostname):
             await route.continue_()
         else:
             self.foreign.append(route.request.url)
             await route.abort()
+
+
+def _loopback(hostname: str | None) -> bool:
+    if hostname in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(hostname or "").is_loopback
+    except ValueError:
+        return False
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -1,0 +1,239 @@
+"""Share a server with a class on the network: its address, a join key, the link and its QR code.
+
+Without sharing, the workbook listens on loopback only, and no other machine can reach it.
+A teacher who wants the students' laptops and phones in the chat starts the server with
+``start_server(app, share=True)`` (``python -m helpers.serve --share`` in a terminal): it
+then listens on this machine's network address too, on the same port, and lets a websocket
+or Socket.IO connection in only with this run's join key (``?key=...``), so that whoever
+else is on the network, or an old link from an earlier lesson, can't join. The pages are
+static and need no key; each reads the key from its own link and passes it on to its
+connection. The link (the stage's page at the network address, with the key) is printed,
+with a QR code to scan: SVG in a notebook, text blocks in a terminal.
+
+The network address is this machine's IPv4 address on its default route, found without
+sending anything. ``WORKBOOK_SHARE_ADDRESS`` sets it instead (``make test`` and the test
+suite set ``127.0.0.1``, so nothing leaves loopback and nbval's sharing cells run anywhere).
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+import secrets
+import socket
+import weakref
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import segno
+from aiohttp import web
+
+from helpers.app import ACTIONS, DOORS
+from helpers.sio import SIO
+
+__all__ = [
+    "ADDRESS_VARIABLE",
+    "JoinCode",
+    "Sharing",
+    "announce",
+    "default_route_address",
+    "join_key",
+    "network_address",
+    "stage_page",
+    "with_key",
+]
+
+ADDRESS_VARIABLE = "WORKBOOK_SHARE_ADDRESS"
+"""Set to an IP address of this machine to share on that one (tests: ``127.0.0.1``)."""
+
+KEY_BYTES = 6
+"""``token_urlsafe(6)`` is 8 characters (48 random bits): short enough to type from the board."""
+
+NO_NETWORK = (
+    "No network address found (is this machine on a network?): sharing on 127.0.0.1, "
+    "so only this machine can open the link."
+)
+
+QR_BORDER = 4
+"""The quiet zone around the code, in modules: the standard's 4, which phone cameras expect."""
+
+_ROUTE_PROBE = ("192.0.2.1", 9)
+"""TEST-NET-1 (RFC 5737), never routed. A UDP ``connect()`` there only picks the route and the
+source address this machine would use; it sends no packet."""
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How a server is shared: the network address it listens on too, and its join key."""
+
+    address: str
+    key: str
+    note: str | None = None  # why ``address`` is not a network one, when it isn't
+
+    @classmethod
+    def new(cls) -> Sharing:
+        """The sharing of one start: this machine's address, and a key never used before."""
+        address, note = network_address()
+        return cls(address, join_key(), note)
+
+    def origin(self, port: int) -> str:
+        """``http://ADDRESS:PORT``: the origin of the pages students open."""
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{port}"
+
+    def url(self, port: int, path: str = "") -> str:
+        """``path`` at the network address, with the key: the link students open."""
+        return with_key(f"{self.origin(port)}/{path}", self.key)
+
+
+def network_address() -> tuple[str, str | None]:
+    """The address to share on, and a note when it is loopback for lack of a network.
+
+    ``WORKBOOK_SHARE_ADDRESS`` first (an IP address, else ``ValueError``), then the default
+    route's IPv4 address, else ``127.0.0.1`` with a note saying so.
+    """
+    chosen = os.environ.get(ADDRESS_VARIABLE, "").strip()
+    if chosen:
+        try:
+            return str(ipaddress.ip_address(chosen)), None
+        except ValueError:
+            raise ValueError(
+                f"{ADDRESS_VARIABLE}={chosen!r} is not an IP address; give one of this machine's, "
+                "e.g. 192.168.1.20, or unset it to use the default route's"
+            ) from None
+    found = default_route_address()
+    return (found, None) if found is not None else ("127.0.0.1", NO_NETWORK)
+
+
+def default_route_address() -> str | None:
+    """This machine's IPv4 address on its default route, or ``None`` without a network.
+
+    A UDP socket's ``connect()`` asks the kernel which route and source address a packet
+    would take, and sends nothing: no traffic, no DNS, no waiting.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(_ROUTE_PROBE)
+            address = probe.getsockname()[0]
+        except OSError:  # no route at all: ENETUNREACH
+            return None
+    if address == "0.0.0.0" or ipaddress.ip_address(address).is_loopback:
+        return None
+    return address
+
+
+def join_key() -> str:
+    """A new join key: 8 URL-safe characters from ``secrets``."""
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def with_key(url: str, key: str) -> str:
+    """``url`` with its ``key`` query parameter set to ``key`` (any other one replaced)."""
+    parts = urlsplit(url)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "key"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("key", key)])))
+
+
+def stage_page(app: web.Application) -> str:
+    """The page that chats with ``app``: a Socket.IO, a JSON or a plain websocket server's."""
+    if SIO in app:
+        return "socketio.html"
+    if ACTIONS in app:
+        return "json.html"
+    return "chat.html"
+
+
+_SHARED: weakref.WeakKeyDictionary[web.Application, tuple[str | None, str | None]] = (
+    weakref.WeakKeyDictionary()
+)
+"""What sharing added to each app's doors (a name, a Socket.IO origin), to take back at its
+next start: the same app started again unshared is loopback-only, as before."""
+
+
+def open_doors(app: web.Application, sharing: Sharing | None) -> None:
+    """Set ``app``'s join key (``None``: not shared) and let its Host name in, before it listens.
+
+    The key first, so that no connection of a shared run gets in without it. Anything an
+    earlier start of the same app added is taken back first.
+    """
+    doors, sio = app[DOORS], app.get(SIO)
+    name, origin = _SHARED.pop(app, (None, None))
+    if name is not None:
+        doors.names.discard(name)
+    if origin is not None and sio is not None and isinstance(sio.eio.cors_allowed_origins, list):
+        sio.eio.cors_allowed_origins = [o for o in sio.eio.cors_allowed_origins if o != origin]
+    doors.key = sharing.key if sharing is not None else None
+    if sharing is not None and sharing.address not in doors.names:
+        doors.names.add(sharing.address)
+        _SHARED[app] = (sharing.address, None)
+
+
+def allow_shared_origin(app: web.Application, sharing: Sharing, port: int) -> None:
+    """Pages at the network address may use Socket.IO even when its origins are a given list.
+
+    python-socketio checks a page's Origin itself: by default against the request's own Host
+    (which the shared page matches), but a list (``--cors-allowed-origins ...``) replaces
+    that, and the teacher can't list an address found at start. So it joins the list.
+    """
+    sio = app.get(SIO)
+    if sio is None or not isinstance(sio.eio.cors_allowed_origins, list):
+        return
+    origin = sharing.origin(port)
+    if origin not in sio.eio.cors_allowed_origins:
+        sio.eio.cors_allowed_origins = [*sio.eio.cors_allowed_origins, origin]
+        _SHARED[app] = (_SHARED.get(app, (None, None))[0], origin)
+
+
+def also_listen(host: str, sharing: Sharing | None) -> bool:
+    """Whether a server bound to ``host`` needs a second site for the network address."""
+    if sharing is None or sharing.address == host:
+        return False
+    return host not in ("0.0.0.0", "::", "")  # a wildcard already takes every address
+
+
+class JoinCode:
+    """The link students open, as a QR code to scan: SVG in a notebook, blocks in a terminal.
+
+    Its text form, what nbval compares, is the link it encodes.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.qr = segno.make_qr(url)  # a full QR code, never a Micro QR that phones can't read
+
+    def __repr__(self) -> str:
+        return f"QR code of {self.url}"
+
+    def _repr_svg_(self) -> str:
+        # light modules painted white: on a dark theme a transparent code can't be scanned
+        return self.qr.svg_inline(scale=5, border=QR_BORDER, dark="#000", light="#fff")
+
+    def terminal(self) -> str:
+        """The code in Unicode half blocks, two rows a line (light modules drawn)."""
+        out = io.StringIO()
+        self.qr.terminal(out=out, border=QR_BORDER, compact=True)
+        return out.getvalue()
+
+
+def announce(url: str, note: str | None = None) -> JoinCode:
+    """Print the link students open, and show its QR code: SVG in a notebook, text in a terminal."""
+    if note:
+        print(note, flush=True)
+    print(f"Students open {url} (or scan the QR code below)", flush=True)
+    code = JoinCode(url)
+    if _in_a_kernel():
+        from IPython.display import display
+
+        display(code)
+    else:
+        print(code.terminal(), end="", flush=True)
+    return code
+
+
+def _in_a_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
