@@ -39,6 +39,11 @@ async def test_after_run_all_the_widgets_are_live_and_enter_sends(browser):
             await expect(row).to_contain_text("Server said: line 11 from bob, by Enter")
             await expect(entries.nth(1)).to_have_value("")
             alice_chat = chats.filter(has_text="Server said: line 11 from bob").first
-            assert await alice_chat.evaluate(NEWEST_IN_VIEW), "the newest line is in view"
+            # the newest line is in view once the widget has laid its lines out (a frame or two)
+            await page.wait_for_function(
+                f"([chat]) => ({NEWEST_IN_VIEW})(chat)",
+                arg=[await alice_chat.element_handle()],
+                timeout=5_000,
+            )
         finally:
             await context.close()
