@@ -20,6 +20,7 @@ Typical use, in a stage module::
 from __future__ import annotations
 
 import asyncio
+import errno
 import mimetypes
 import resource
 import secrets
@@ -277,6 +278,11 @@ async def _record_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except (web.HTTPException, asyncio.CancelledError):
         raise
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # a path segment no file can have (over 255 bytes)
+            raise web.HTTPNotFound() from None
+        request.app[LOG].error(f"{request.method} {request.path}", exc)
+        raise
     except Exception as exc:
         request.app[LOG].error(f"{request.method} {request.path}", exc)
         raise
@@ -302,7 +308,7 @@ async def websocket_session(request: web.Request) -> AsyncIterator[web.WebSocket
     ws = web.WebSocketResponse(
         timeout=CLOSE_TIMEOUT,
         compress=False,
-        max_msg_size=limits.message_bytes,  # over it: closed with 1009, Message Too Big
+        max_msg_size=limits.message_bytes + 1,  # over it: closed with 1009, Message Too Big
         heartbeat=limits.heartbeat,  # a ping every heartbeat s: a peer gone silent is dropped
     )
     await ws.prepare(request)  # joins app[SOCKETS] (_track_websocket)
@@ -332,7 +338,7 @@ async def text_messages(
 def log_connection_error(log: ServerLog, ws: web.WebSocketResponse) -> None:
     """Say, in one line, why a client's connection broke: too big a message, or silence."""
     error = ws.exception()
-    if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
+    if getattr(error, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
         log.once("too big", f"Closed a client's connection (1009): {error}.")
     elif isinstance(error, TimeoutError):
         log.once("silent", "Dropped a client that stopped answering pings.")

@@ -14,6 +14,8 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from helpers.waiting import Changes, Lines, now
 
 __all__ = ["MAX_LINES", "MAX_LINE_CHARS", "ONCE_EVERY", "ServerError", "ServerLog"]
@@ -154,7 +156,11 @@ class _ToServerLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         exception = record.exc_info[1] if record.exc_info else None
-        if exception is None:
+        if isinstance(exception, HttpProcessingError):  # a request aiohttp could not read: 400
+            why = str(exception.message).splitlines()[0].split(":")[0]  # not the bytes it got
+            line = f"Refused a request aiohttp could not read (400): {why}."
+            self.server_log.once(f"bad request {why}", line)
+        elif exception is None:
             self.server_log(f"{self.prefix}: {record.getMessage()}")
         elif not any(error.exception is exception for error in self.server_log.errors):
             self.server_log.error(f"{self.prefix} ({record.getMessage()})", exception)
