@@ -339,7 +339,7 @@ def log_connection_error(log: ServerLog, ws: web.WebSocketResponse) -> None:
     """Say, in one line, why a client's connection broke: too big a message, or silence."""
     error = ws.exception()
     if getattr(error, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
-        log.once("too big", f"Closed a client's connection (1009): {error}.")
+        log.once("too big", "Closed a client's connection (1009): its message was over the size limit.")
     elif isinstance(error, TimeoutError):
         log.once("silent", "Dropped a client that stopped answering pings.")
     else:

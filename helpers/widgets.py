@@ -214,10 +214,21 @@ class ChatClient(widgets.VBox):
 
 
 class JsonChatClient(ChatClient):
-    """A client of the JSON protocol (notebook 06): ``say`` says ``chat``; ``nick``, ``users``."""
+    """A client of the JSON protocol (notebook 06): ``say`` says ``chat``; ``nick``, ``users``.
+
+    As the page does, it gives its nickname again whenever it connects again.
+    """
+
+    nickname: str | None = None
 
     async def nick(self, nick: str) -> bool:
+        self.nickname = nick
         return await self.send_json({"type": "nick", "nick": nick})
+
+    def _opened(self, url: str) -> None:
+        super()._opened(url)
+        if self.nickname is not None:  # a reconnection: the server forgot who we were
+            self._spawn(self.send_json({"type": "nick", "nick": self.nickname}))
 
     async def users(self) -> bool:
         return await self.send_json({"type": "users"})
