@@ -3,43 +3,90 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 import socketio
 import websockets
+from process_support import die_with_parent, stop_group, stop_process
 
 from helpers.serve import parse_args, stage_options
 from helpers.sio import quiet_logger
 from helpers.stages import STAGES
 
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+READ_TIMEOUT = 10.0
+"""Seconds to wait for the server's next line. Measured start: 0.4 s idle, 3.8 s at most on 2 busy cores."""
+
 
 class Served:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    """A ``python -m helpers.serve`` process; ``read_line`` waits for its next line of output."""
+
+    def __init__(self, args: tuple[str, ...], process: asyncio.subprocess.Process) -> None:
+        self.args = args
         self.process = process
         self.lines: list[str] = []
 
-    async def read_line(self) -> str:
+    async def read_line(self, timeout: float = READ_TIMEOUT) -> str:
         assert self.process.stdout is not None
-        line = (await asyncio.wait_for(self.process.stdout.readline(), 10)).decode().rstrip("\n")
+        line = (await asyncio.wait_for(self.process.stdout.readline(), timeout)).decode().rstrip("\n")
         self.lines.append(line)
         return line
 
 
-async def launch(*args: str) -> Served:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "helpers.serve", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    return Served(process)
+Launch = Callable[..., Awaitable[Served]]
+
+
+@pytest_asyncio.fixture
+async def launch() -> AsyncIterator[Launch]:
+    """``await launch(*args)`` runs ``python -m helpers.serve *args``; all are stopped at teardown.
+
+    Whatever the test's outcome: a failed assertion or a timed-out wait used to leave the
+    server running, holding its port, until the run ended. Teardown stops each process and
+    its group (SIGTERM, SIGKILL after 3 s), reaps it and reads its pipes to the end, and
+    prints what it said: pytest shows that under a failed test.
+    """
+    started: list[Served] = []
+
+    async def _launch(*args: str) -> Served:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "helpers.serve", *args, cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True, preexec_fn=die_with_parent,
+        )
+        served = Served(args, process)
+        started.append(served)
+        return served
+
+    yield _launch
+    ends = await asyncio.gather(*(stop_process(served.process) for served in started), return_exceptions=True)
+    for served, end in zip(started, ends, strict=True):
+        print(f"python -m helpers.serve {' '.join(served.args)} (pid {served.process.pid})")
+        print(f"lines read: {served.lines}")
+        if isinstance(end, BaseException):
+            print(f"not stopped: {end!r}")
+        else:
+            how = "killed after ignoring SIGTERM" if end.killed else f"exited {end.code}"
+            print(f"{how}; unread stdout: {end.stdout!r}; stderr: {end.stderr!r}")
+    for end in ends:
+        if isinstance(end, BaseException):
+            raise end
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_static_stage_prints_listening_serves_public_and_exits_cleanly(free_port, sig):
+async def test_static_stage_prints_listening_serves_public_and_exits_cleanly(launch, free_port, sig):
     served = await launch("--stage", "static", "--host", "127.0.0.1", "--port", str(free_port))
     assert await served.read_line() == f"Listening at port {free_port}"
     async with aiohttp.ClientSession() as session:
@@ -51,7 +98,7 @@ async def test_static_stage_prints_listening_serves_public_and_exits_cleanly(fre
     assert await served.process.stderr.read() == b""
 
 
-async def test_echo_stage_logs_what_it_gets(free_port):
+async def test_echo_stage_logs_what_it_gets(launch, free_port):
     served = await launch("--stage", "echo", "--port", str(free_port))
     assert await served.read_line() == f"Listening at port {free_port}"
     async with websockets.connect(f"ws://127.0.0.1:{free_port}/") as ws:
@@ -63,7 +110,7 @@ async def test_echo_stage_logs_what_it_gets(free_port):
     assert await asyncio.wait_for(served.process.wait(), 5) == 0
 
 
-async def test_port_in_use_is_one_line_and_exit_code_1(free_port):
+async def test_port_in_use_is_one_line_and_exit_code_1(launch, free_port):
     with socket.socket() as other:
         other.bind(("127.0.0.1", free_port))
         other.listen()
@@ -77,7 +124,7 @@ async def test_port_in_use_is_one_line_and_exit_code_1(free_port):
     )
 
 
-async def test_an_option_of_another_stage_is_refused_with_the_stages_that_take_it():
+async def test_an_option_of_another_stage_is_refused_with_the_stages_that_take_it(launch):
     served = await launch("--stage", "echo", "--except-self")
     assert await asyncio.wait_for(served.process.wait(), 10) == 2
     error = (await served.process.stderr.read()).decode()
@@ -112,7 +159,8 @@ def test_a_parameter_without_a_command_line_form_is_named():
         stage_options(make_app)
 
 
-async def started(*args: str) -> Served:
+async def started(launch: Launch, *args: str) -> Served:
+    """A server that said it listens."""
     served = await launch(*args)
     line = await served.read_line()
     assert line.startswith("Listening at port"), served.lines
@@ -120,19 +168,29 @@ async def started(*args: str) -> Served:
 
 
 async def stopped(served: Served) -> None:
+    """Stopped by SIGTERM, and exited cleanly: what a terminal's server must do."""
     served.process.terminate()
     assert await asyncio.wait_for(served.process.wait(), 5) == 0
 
 
 async def sio_client(url: str, **connect: Any) -> tuple[socketio.AsyncClient, list[Any]]:
+    """A connected Socket.IO client and the ``chat message`` events it heard.
+
+    A refused client is disconnected before the error goes on: that closes its HTTP session,
+    which would otherwise be collected (``ResourceWarning``) during some later test.
+    """
     client, heard = socketio.AsyncClient(logger=quiet_logger(), engineio_logger=quiet_logger()), []
     client.on("chat message", lambda *event: heard.append(event))
-    await client.connect(url, transports=["websocket"], wait_timeout=5, **connect)
+    try:
+        await client.connect(url, transports=["websocket"], wait_timeout=5, **connect)
+    except BaseException:
+        await client.disconnect()
+        raise
     return client, heard
 
 
-async def test_except_self_on_the_socketio_stage_leaves_the_sender_out(free_port):
-    served = await started("--stage", "socketio", "--except-self", "--port", str(free_port))
+async def test_except_self_on_the_socketio_stage_leaves_the_sender_out(launch, free_port):
+    served = await started(launch, "--stage", "socketio", "--except-self", "--port", str(free_port))
     url = f"http://127.0.0.1:{free_port}/"
     (alice, alice_heard), (bob, bob_heard) = await sio_client(url), await sio_client(url)
     try:
@@ -146,18 +204,18 @@ async def test_except_self_on_the_socketio_stage_leaves_the_sender_out(free_port
     finally:
         await alice.disconnect()
         await bob.disconnect()
-        await stopped(served)
+    await stopped(served)
 
 
-async def test_db_keeps_the_chat_across_a_restart(free_port, tmp_path):
+async def test_db_keeps_the_chat_across_a_restart(launch, free_port, tmp_path):
     db = str(tmp_path / "chat.db")
     url = f"http://127.0.0.1:{free_port}/"
-    served = await started("--stage", "socketio-chat", "--db", db, "--port", str(free_port))
+    served = await started(launch, "--stage", "socketio-chat", "--db", db, "--port", str(free_port))
     writer, _ = await sio_client(url, auth={"nick": "ada"})
     assert await writer.call("chat message", ("kept", "ada-1"), timeout=3) == {"id": 1}
     await writer.disconnect()
     await stopped(served)
-    served = await started("--stage", "socketio-chat", "--db", db, "--port", str(free_port))
+    served = await started(launch, "--stage", "socketio-chat", "--db", db, "--port", str(free_port))
     reader, heard = await sio_client(url, auth={"nick": "bob", "serverOffset": 0})
     try:
         for _ in range(50):
@@ -167,20 +225,18 @@ async def test_db_keeps_the_chat_across_a_restart(free_port, tmp_path):
         assert heard == [("ada: kept", 1, "ada-1")]
     finally:
         await reader.disconnect()
-        await stopped(served)
+    await stopped(served)
 
 
-async def test_cors_allowed_origins_lets_a_listed_page_in_and_keeps_others_out(free_port):
+async def test_cors_allowed_origins_lets_a_listed_page_in_and_keeps_others_out(launch, free_port):
     origins = ["--cors-allowed-origins", "http://localhost:5173"]
-    served = await started("--stage", "socketio-features", *origins, "--port", str(free_port))
+    served = await started(launch, "--stage", "socketio-features", *origins, "--port", str(free_port))
     url = f"http://127.0.0.1:{free_port}/"
-    try:
-        friend, _ = await sio_client(url, headers={"Origin": "http://localhost:5173"})
-        await friend.disconnect()
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            await sio_client(url, headers={"Origin": "http://evil.example"})
-    finally:
-        await stopped(served)
+    friend, _ = await sio_client(url, headers={"Origin": "http://localhost:5173"})
+    await friend.disconnect()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await sio_client(url, headers={"Origin": "http://evil.example"})
+    await stopped(served)
 
 
 ROUND_TRIPS = {
@@ -217,3 +273,127 @@ async def test_every_stage_serves_the_index_and_handles_a_message_on_its_websock
             await server.log.wait_for(proof.removeprefix("log: "))
         else:
             assert (await asyncio.wait_for(ws.recv(), 3)).startswith(proof)
+
+
+LEAKY_TEST = '''
+import json
+import os
+from pathlib import Path
+
+from test_serve import launch  # noqa: F401 (the fixture under test)
+
+
+async def test_raises_while_its_server_listens(launch):
+    served = await launch("--stage", "echo", "--port", "0")
+    line = await served.read_line()
+    pid = served.process.pid
+    record = {"pid": pid, "line": line, "pipes": [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in (1, 2)]}
+    Path("record.json").write_text(json.dumps(record))
+    raise RuntimeError("the test body raised while its server listened")
+'''
+
+
+def is_alive(pid: int) -> bool:
+    """Running, or exited but never reaped (a zombie): either way, not cleaned up."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def port_is_free(port: int) -> bool:
+    """A new server could listen on ``port`` (no ``SO_REUSEADDR``: nothing may hold it at all)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+        except OSError:
+            return False
+    return True
+
+
+def open_files() -> set[str]:
+    """What this process's file descriptors point at: ``pipe:[1234]`` for a pipe."""
+    targets = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except FileNotFoundError:  # the descriptor listdir itself used
+            pass
+    return targets
+
+
+def test_a_test_that_raises_leaves_no_server_no_listener_and_no_pipe(pytester):
+    """The ``launch`` fixture, run by pytest itself, cleans up after a test body that raised.
+
+    In-process (``runpytest_inprocess``): this process is the server's parent and lives on,
+    so without the teardown the server would still be running when we look (PDEATHSIG only
+    acts when the parent dies).
+    """
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings = error::pytest.PytestUnraisableExceptionWarning\n"
+    )
+    pytester.makepyfile(test_leaky=LEAKY_TEST)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert (pytester.path / "record.json").exists(), result.stdout.str()  # its server did start
+    record = json.loads((pytester.path / "record.json").read_text())
+    pid, port = record["pid"], int(record["line"].removeprefix("Listening at port "))
+    leaked = is_alive(pid)
+    try:
+        result.assert_outcomes(failed=1)  # the body's error, and no error in the teardown
+        result.stdout.fnmatch_lines(["*RuntimeError: the test body raised while its server listened"])
+        assert not leaked, f"pid {pid} (python -m helpers.serve) outlived its test"
+        assert port_is_free(port), f"port {port} is still held after the test"
+        assert open_files().isdisjoint(record["pipes"]), "its stdout or stderr pipe is still open here"
+    finally:
+        if leaked:
+            stop_group(pid, signal.SIGKILL)
+
+
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # its child inherits that too
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for init, and holds nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def stops_running(pid: int, within: float = 5.0) -> bool:
+    """``pid`` stops running within ``within`` seconds: a SIGKILL is sent, its delivery not awaited."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while running(pid):
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def test_stop_process_kills_a_group_that_ignores_sigterm():
+    """The teardown's second step: SIGKILL after the grace period, for the leader and its child."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", STUBBORN,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True, preexec_fn=die_with_parent,
+    )
+    child = int(await asyncio.wait_for(process.stdout.readline(), READ_TIMEOUT))
+    try:
+        end = await asyncio.wait_for(stop_process(process, grace=0.5), 15)
+        assert end.killed and end.code == -signal.SIGKILL
+        assert not is_alive(process.pid), "the leader is reaped"
+        assert await stops_running(child), "its child, in its group, is killed too"
+    finally:
+        stop_group(process.pid, signal.SIGKILL)
+        await asyncio.wait_for(process.wait(), 5)

@@ -9,7 +9,6 @@ kernels over the server's own websocket API, as JupyterLab does.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
 import signal
@@ -20,22 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from process_support import die_with_parent, stop_group
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BASE = "/user/ada/"
-
-
-def die_with_parent() -> None:
-    """In the child: Linux sends it SIGTERM if the test run dies, so no server outlives it."""
-    if sys.platform == "linux":
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def stop_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def free_port() -> int:
