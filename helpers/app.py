@@ -179,13 +179,13 @@ async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResp
     doors, proxied, log = request.app[DOORS], proxy_base() is not None, request.app[LOG]
     host = request.host
     if not proxied and _name(host) not in doors.names:
-        log.once(f"host {host}", f"Refused a request for Host {host!r}: not this server's name.")
+        log.once("host", f"Refused a request for Host {host!r}: not this server's name.")
         raise web.HTTPForbidden(text="This server is not known by that name.\n")
     wants_websocket = request.headers.get("Upgrade", "").lower() == "websocket"
     if wants_websocket or request.path.startswith("/socket.io/"):
         origin = request.headers.get("Origin")
         if origin is not None and not _trusted(origin, host, request, doors, proxied):
-            log.once(f"origin {origin}", f"Refused a connection from a page at {origin!r}.")
+            log.once("origin", f"Refused a connection from a page at {origin!r}.")
             raise web.HTTPForbidden(text="Pages from that origin may not connect.\n")
         if doors.key is not None and not _has_key(request, doors.key):
             log.once("join key", "Refused a connection without the join key (or an old one).")
@@ -206,9 +206,9 @@ def websocket_of(request: web.Request) -> web.WebSocketResponse | None:
 
 
 def _opens_connection(request: web.Request, wants_websocket: bool) -> bool:
-    """A new websocket, or a new Socket.IO session (its handshake has no ``sid`` yet)."""
+    """A new websocket (an upgrade of a Socket.IO session too), or a new Socket.IO session."""
     if request.path.startswith("/socket.io/"):
-        return "sid" not in request.query
+        return wants_websocket or "sid" not in request.query
     return wants_websocket
 
 
@@ -318,6 +318,7 @@ async def websocket_session(request: web.Request) -> AsyncIterator[web.WebSocket
         yield ws
     finally:
         sockets.discard(ws)
+        request.app[RATE_LIMIT].forget(ws)
         log(f"Client disconnected ({len(sockets)} open).")
 
 

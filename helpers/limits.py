@@ -15,14 +15,15 @@ client, never silent:
 - a Socket.IO client that lets more than ``queue`` packets wait unread: disconnected.
 
 They are per server (``app[LIMITS]``), read at each use: a cell can change them on a running
-server (``server.app[LIMITS].rate = 5``).
+server (``server.app[LIMITS].rate = 5``). Two are read at start: ``idle`` (aiohttp's
+keep-alive timeout) and, on the Socket.IO stages, ``message_bytes`` (engine.io's buffer size).
 """
 
 from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -56,13 +57,17 @@ class RateLimit:
 
     PRUNE_AT = 4096
 
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits, self.clock = limits, clock
         self._buckets: dict[Hashable, tuple[float, float]] = {}  # who -> (tokens, when)
+
+    def __len__(self) -> int:
+        """How many clients' buckets are kept."""
+        return len(self._buckets)
 
     def allow(self, who: Hashable) -> bool:
         """Take one token from ``who``'s bucket; ``False`` when it is empty (too fast)."""
-        rate, burst, now = self.limits.rate, self.limits.burst, time.monotonic()
+        rate, burst, now = self.limits.rate, self.limits.burst, self.clock()
         tokens, then = self._buckets.get(who, (burst, now))
         tokens = min(burst, tokens + (now - then) * rate)
         if len(self._buckets) > self.PRUNE_AT:

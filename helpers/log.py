@@ -9,6 +9,7 @@ the lines in a later cell, and tests wait for a line instead of sleeping.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -24,6 +25,9 @@ ONCE_EVERY = 10.0
 """Seconds between two log lines of the same repeated condition (``ServerLog.once``)."""
 
 ONCE_KEYS = 200
+
+_VALUES = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
+"""What a client chooses in a refusal's text: quoted values and numbers."""
 
 MAX_LINES = 2000
 """Lines a server log keeps: the newest ones (a whole lesson's worth, in far less than 1 MB)."""
@@ -85,7 +89,10 @@ class ServerLog:
 
         For what a flood repeats (a refused origin, a full server, a failing accept): the log
         stays readable, its memory bounded, and the next line says how many were left out.
+        Quoted values and numbers in ``key`` don't make a new condition: a flood of 3,000
+        different Host names is one condition, logged once.
         """
+        key = _VALUES.sub("…", key)
         now = time.monotonic()
         seen = self._once.get(key)
         if seen is not None and now - seen[0] < every:

@@ -1,8 +1,9 @@
 """A teacher's view of a shared chat: who is online, how many connections, messages a second.
 
 The panel reads what the server already keeps: the nicknames under the stage's ``NICKS`` key,
-the open connections, and its log (each chat message is a line there). It refreshes itself
-every second from a task of the server (``server.spawn``), so it stops with the server.
+the open connections, and its log (each chat message is a line there). It follows whichever
+server this kernel runs (``current_server()``): started again, shared anew, the panel goes on
+with the new one. One panel runs at a time: making another stops the previous one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import deque
 import ipywidgets as widgets
 
 from helpers.app import open_connections
-from helpers.lifecycle import RunningServer
+from helpers.lifecycle import RunningServer, current_server
 from helpers.stages import json_chat, socketio_features
 
 __all__ = ["ClassPanel"]
@@ -34,22 +35,29 @@ class ClassPanel(widgets.HTML):
     what a cell prints, and nbval compares.
     """
 
-    def __init__(self, server: RunningServer, *, every: float = 1.0) -> None:
+    def __init__(self, *, every: float = 1.0) -> None:
         super().__init__()
-        self.server, self.messages = server, 0
+        global _running
+        if _running is not None:
+            _running.stop()
+        _running = self
+        self.server: RunningServer | None = None
+        self.messages = 0
         self._recent: deque[float] = deque(maxlen=10_000)
-        server.log.listeners.append(self._heard)
-        server.spawn(self._refresh_every(every), name="class panel")
+        self._task = asyncio.get_running_loop().create_task(self._refresh_every(every), name="class panel")
         self.refresh()
 
     def online(self) -> list[str]:
         """The nicknames in the chat now, sorted."""
+        app = self.server.app if self.server is not None else {}
         for key in (json_chat.NICKS, socketio_features.NICKS):
-            if key in self.server.app:
-                return sorted(self.server.app[key].values())
+            if key in app:
+                return sorted(app[key].values())
         return []
 
     def snapshot(self) -> str:
+        if self.server is None:
+            return "No server is running."
         online = self.online()
         return (
             f"Online ({len(online)}): {', '.join(online) or 'nobody'}. "
@@ -64,11 +72,28 @@ class ClassPanel(widgets.HTML):
         return len(self._recent) / RATE_WINDOW
 
     def refresh(self) -> None:
+        self._follow(current_server())
         rate = f"{self.per_second():.1f} messages a second (last {RATE_WINDOW:g} s)"
         self.value = (
             '<div style="font-family:sans-serif; border:1px solid #ccc; padding:4px 8px">'
             f"<b>{html.escape(self.snapshot())}</b><br>{rate}</div>"
         )
+
+    def stop(self) -> None:
+        """Stop refreshing, and stop counting."""
+        self._task.cancel()
+        self._follow(None)
+
+    def _follow(self, server: RunningServer | None) -> None:
+        """Count the messages of ``server`` from now on (a new server: from zero)."""
+        if server is self.server:
+            return
+        if self.server is not None and self._heard in self.server.log.listeners:
+            self.server.log.listeners.remove(self._heard)
+        self.server, self.messages = server, 0
+        self._recent.clear()
+        if server is not None:
+            server.log.listeners.append(self._heard)
 
     def _heard(self, line: str) -> None:
         if line.startswith(CHAT_LINES):
@@ -81,4 +106,7 @@ class ClassPanel(widgets.HTML):
             self.refresh()
 
     def __repr__(self) -> str:  # the text form a notebook stores: what it shows, not when
-        return f"ClassPanel of the server at port {self.server.port}"
+        return "ClassPanel: who is online in this kernel's server, live"
+
+
+_running: ClassPanel | None = None

@@ -169,6 +169,26 @@ def open_doors(app: web.Application, sharing: Sharing | None) -> None:
         _SHARED[app] = (sharing.address, None)
 
 
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+
+def name_the_bound_host(app: web.Application, host: str) -> None:
+    """A server bound to another address than loopback answers to that address's name too.
+
+    ``--host 192.168.1.20`` is reached as ``http://192.168.1.20:3000/``: its Host is that
+    address, which the Host check must know. Bound to every address (``0.0.0.0``), it is
+    reached by this machine's name or its network address.
+    """
+    names = app[DOORS].names
+    if host not in WILDCARDS:
+        names.add(host.lower())
+        return
+    names.update({socket.gethostname().lower(), socket.getfqdn().lower()})
+    address = default_route_address()
+    if address is not None:
+        names.add(address)
+
+
 def allow_shared_origin(app: web.Application, sharing: Sharing, port: int) -> None:
     """Pages at the network address may use Socket.IO even when its origins are a given list.
 

@@ -33,6 +33,7 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from functools import partial, wraps
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,20 @@ from typing import Any
 import socketio
 from aiohttp import WSMessage, WSMsgType, web
 
-from helpers.app import LIMITS, LOG, RATE_LIMIT, SESSION_COUNTERS, allow_origins, chat_app, drop, websocket_of
+from helpers.app import (
+    LIMITS,
+    LOG,
+    RATE_LIMIT,
+    SESSION_COUNTERS,
+    Handler,
+    allow_origins,
+    chat_app,
+    drop,
+    websocket_of,
+)
 from helpers.limits import Limits, RateLimit
 from helpers.log import ServerLog
+from helpers.protocol import MAX_DEPTH, nesting
 
 __all__ = [
     "CLIENT_DIST",
@@ -120,11 +132,18 @@ def add_socketio_plumbing(app: web.Application, sio: socketio.AsyncServer) -> we
     _track_background_tasks(sio, app[SIO_TASKS])
     app[SESSION_COUNTERS].append(partial(_polling_sessions, sio))
     app.on_response_prepare.append(_answer_unreadable_frames)
+    app.middlewares.append(_one_websocket_per_session)
     app.on_startup.append(_monitor_again)
     app.on_startup.append(_start_watching_backlogs)
     app.on_shutdown.insert(0, _say_goodbye)  # before those websockets are closed
     sio.on(REFUSED_INPUT, partial(_refuse_input, app))
+    sio.on("*", guard(app[LOG], "*", no_such_event, app))  # a stage's own "*" replaces it
     return app
+
+
+async def no_such_event(app: web.Application, event: str, sid: str, *_: Any) -> dict:
+    """An event no handler takes is refused, so a client waiting for its ack is not left waiting."""
+    raise Refused("no such event")
 
 
 NOTICES = web.AppKey("socket.io notices", RateLimit)
@@ -166,15 +185,14 @@ def _polling_sessions(sio: socketio.AsyncServer) -> int:
 EventHandler = Callable[..., Awaitable[Any]]
 """``handler(app, sid, *arguments)``; the catch-all ``"*"``: ``handler(app, event, sid, *arguments)``."""
 
-CONNECTION_EVENTS = ("connect", "disconnect")
-
-
 def on_events(app: web.Application, events: Mapping[str, EventHandler]) -> None:
     """Register each ``events[name]`` on ``app[SIO]``: python-socketio's ``sio.on(name, ...)``, app first.
 
     ``connect`` (``app, sid, environ, auth``) and ``disconnect`` (``app, sid, reason``) are
-    registered as they are; every other event behind ``guard``. ``"*"`` catches the events
-    that have no handler of their own. Registering an event again replaces its handler, on a
+    registered nearly as they are (an unreadable ``auth`` is refused before ``connect`` runs;
+    ``disconnect`` forgets the client's rate limit); every other event behind ``guard``.
+    ``"*"`` catches the events that have no handler of their own (by default, they are
+    refused: ``no_such_event``). Registering an event again replaces its handler, on a
     running server too: the next event already goes to the new one.
     """
     sio, log = app[SIO], app[LOG]
@@ -183,10 +201,18 @@ def on_events(app: web.Application, events: Mapping[str, EventHandler]) -> None:
         if first != "app":  # python-socketio's own style, handler(sid, ...), would be refused later
             name = getattr(handler, "__name__", "handler")
             raise TypeError(f"{name} must take the app first: async def {name}(app, sid, ...)")
-        if event in CONNECTION_EVENTS:
-            sio.on(event, partial(handler, app))
+        if event == "disconnect":  # the client's rate-limit buckets go with it
+            sio.on(event, partial(_forget_then, app, handler))
+        elif event == "connect":  # an auth the server could not read is refused, with why
+            sio.on(event, partial(_connect_unless_unreadable, app, handler))
         else:
             sio.on(event, guard(log, event, handler, app))
+
+
+async def _forget_then(app: web.Application, handler: EventHandler, sid: str, *args: Any) -> Any:
+    app[RATE_LIMIT].forget(sid)
+    app[NOTICES].forget(sid)
+    return await handler(app, sid, *args)
 
 
 async def _monitor_again(app: web.Application) -> None:
@@ -256,16 +282,24 @@ async def _start_watching_backlogs(app: web.Application) -> None:
 
 
 async def _watch_backlogs(app: web.Application) -> None:
-    """Drop a client with more than ``Limits.queue`` packets waiting: it stopped reading."""
-    sio, limits = app[SIO], app[LIMITS]
+    """Drop a client with more than ``Limits.queue`` packets waiting: it stopped reading.
+
+    Each drop runs on its own: a polling session's can wait for a poll, and must not hold
+    up the others'.
+    """
+    sio, limits, dropping = app[SIO], app[LIMITS], set()
     while True:
         await asyncio.sleep(BACKLOG_CHECK_EVERY)
         for eio_sid, socket in list(sio.eio.sockets.items()):
             waiting = socket.queue.qsize()
-            if waiting > limits.queue and not (socket.closing or socket.closed):
-                line = f"Dropped a client that stopped reading ({waiting} messages waiting)."
-                app[LOG].once("backlog", line)
-                await _drop_session(app, eio_sid)
+            if waiting <= limits.queue or socket.closing or socket.closed or eio_sid in dropping:
+                continue
+            app[LOG].once("backlog", f"Dropped a client that stopped reading ({waiting} messages waiting).")
+            dropping.add(eio_sid)
+            task = asyncio.get_running_loop().create_task(_drop_session(app, eio_sid))
+            app[SIO_TASKS].add(task)
+            task.add_done_callback(app[SIO_TASKS].discard)
+            task.add_done_callback(lambda _, sid=eio_sid: dropping.discard(sid))
 
 
 async def _drop_session(app: web.Application, eio_sid: str) -> None:
@@ -310,19 +344,62 @@ class TextPacket(socketio.packet.Packet):
     def decode(self, encoded_packet: str | bytes) -> int:
         if isinstance(encoded_packet, bytes):
             return self._refuse("binary data is not supported here; send text")
+        connecting = encoded_packet[:1] == str(socketio.packet.CONNECT)
+        if nesting(encoded_packet) > MAX_DEPTH:  # parsing recurses: a deep one would crash it
+            return self._refuse(f"arguments nest deeper than {MAX_DEPTH} levels", connecting)
         try:
             attachments = super().decode(encoded_packet) or 0
         except Exception:  # noqa: BLE001 - any packet it can't read is refused the same way
-            return self._refuse(f"unreadable packet {encoded_packet[:40]!r}")
+            return self._refuse(f"unreadable packet {encoded_packet[:40]!r}", connecting)
         if self.packet_type in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK):
             return self._refuse("binary attachments are not supported here; send text")
+        if self.packet_type == socketio.packet.EVENT and self.data and self.data[0] in RESERVED_EVENTS:
+            return self._refuse(f"{self.data[0]!r} is a reserved event name")
         return attachments
 
-    def _refuse(self, why: str) -> int:
-        self.packet_type, self.data, self.attachment_count = socketio.packet.EVENT, [REFUSED_INPUT, why], 0
+    def _refuse(self, why: str, connecting: bool = False) -> int:
+        """Make this packet the refusal: an event ``REFUSED_INPUT``, or a connection ``UnreadableAuth``."""
+        if connecting:  # the handshake goes on, and the connect handler refuses it (on_events)
+            self.packet_type, self.data = socketio.packet.CONNECT, UnreadableAuth(why)
+        else:
+            self.packet_type, self.data = socketio.packet.EVENT, [REFUSED_INPUT, why]
+        self.attachment_count = 0
         if not isinstance(getattr(self, "namespace", None), str):
             self.namespace = None
         return 0
+
+
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+"""Socket.IO's reserved event names: emitted by a client, python-socketio would call the
+connection's own handlers (``connect(sid)``: a TypeError; ``disconnect``: a client gone while
+it is still here)."""
+
+
+@dataclass(frozen=True)
+class UnreadableAuth:
+    """A connection request whose ``auth`` could not be read: ``connect`` gets this, not a dict.
+
+    No client can send it (it is no JSON), so it can't be faked; ``on_events`` refuses it.
+    """
+
+    why: str
+
+
+async def _connect_unless_unreadable(
+    app: web.Application, handler: EventHandler, sid: str, environ: dict, auth: Any = None
+) -> Any:
+    """``connect``, unless the client's ``auth`` was unreadable: then refused, and told why.
+
+    A stage with ``always_connect`` has already let the client in: it hears ``refused`` with
+    the reason, then is disconnected. Otherwise the reason is its ``connect_error``.
+    """
+    if isinstance(auth, UnreadableAuth):
+        app[LOG].once("refused input", f"Refused a client's input: {auth.why}.")
+        await app[SIO].emit(REFUSED, {"error": auth.why}, to=sid)
+        raise socketio.exceptions.ConnectionRefusedError(auth.why)
+    return await handler(app, sid, environ, auth)
 
 
 async def _refuse_input(app: web.Application, sid: str, why: Any = None, *_: Any) -> dict:
@@ -331,6 +408,26 @@ async def _refuse_input(app: web.Application, sid: str, why: Any = None, *_: Any
     app[LOG].once("refused input", f"Refused a client's input: {why}.")
     await app[SIO].emit(REFUSED, {"error": why}, to=sid)
     return {"error": why}
+
+
+UPGRADE_TIMEOUT = 10.0
+"""Seconds an upgrading session has to send engine.io's probe and its upgrade packet."""
+
+
+@web.middleware
+async def _one_websocket_per_session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A session upgrades once: another websocket for the same ``sid`` is refused (400).
+
+    engine.io waits for each upgrade's probe without a limit, so without this one session
+    could hold any number of websockets open, past the connection cap.
+    """
+    sid = request.query.get("sid")
+    if sid is not None and request.path.startswith("/socket.io/"):
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            existing = request.app[UPGRADES].get(sid)
+            if existing is not None and not existing.closed:
+                raise web.HTTPBadRequest(text="This session has a websocket already.\n")
+    return await handler(request)
 
 
 async def _answer_unreadable_frames(request: web.Request, response: web.StreamResponse) -> None:
@@ -344,12 +441,17 @@ async def _answer_unreadable_frames(request: web.Request, response: web.StreamRe
     if not isinstance(response, web.WebSocketResponse) or not request.path.startswith("/socket.io/"):
         return
     app = request.app
-    if "sid" in request.query:
+    upgrading = 2 if "sid" in request.query else 0  # the probe, then the upgrade packet
+    if upgrading:
         app[UPGRADES][request.query["sid"]] = response
     receive = response.receive
 
     async def receive_readable(timeout: float | None = None) -> WSMessage:
+        nonlocal upgrading
         while True:
+            if upgrading:  # engine.io would wait for them for ever
+                upgrading -= 1
+                timeout = UPGRADE_TIMEOUT if timeout is None else min(timeout, UPGRADE_TIMEOUT)
             message = await receive(timeout)
             if message.type is not WSMsgType.TEXT or _ENGINEIO_TEXT.match(message.data):
                 return message
@@ -400,7 +502,7 @@ def guard(log: ServerLog, event: str, handler: EventHandler, app: web.Applicatio
                 raise Refused(f"wrong arguments: {name} takes {takes}") from None
             return await handler(app, *args)
         except Refused as refused:
-            log(f"Refused {name}: {refused}")
+            log.once(f"Refused {name}: {refused}", f"Refused {name}: {refused}")
             return {"error": str(refused)}
         except Exception as exc:
             log.error(f"Socket.IO handler for {name}", exc)
@@ -412,7 +514,7 @@ def guard(log: ServerLog, event: str, handler: EventHandler, app: web.Applicatio
 async def _too_fast(app: web.Application, sid: str | None, name: str) -> dict:
     """Refuse an event from a client over the rate limit: it hears why (at most once a second)."""
     why = app[RATE_LIMIT].describe()
-    app[LOG].once(f"too fast {sid}", f"Refused {name} from a client: {why}.")
+    app[LOG].once("too fast", f"Refused {name} from a client: {why}.")
     if sid is not None and app[NOTICES].allow(sid):
         await app[SIO].emit(REFUSED, {"error": why}, to=sid)
     return {"error": why}

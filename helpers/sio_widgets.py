@@ -43,6 +43,7 @@ class SocketIOClient(ChatClient):
         transport = SocketIOTransport(timeout=timeout, auth=self.auth)
         super().__init__(name, transport=transport, timeout=timeout)  # type: ignore[arg-type]
         transport.on("chat message", self._on_chat_message)
+        transport.on("refused", self._on_refused)  # what the server would not take, and why
 
     @property
     def sio(self) -> socketio.AsyncClient:
@@ -100,6 +101,10 @@ class SocketIOClient(ChatClient):
     async def _on_chat_message(self, message: Any, *rest: Any) -> None:
         self.received.append(str(message))
         self.note(self.describe(str(message)))
+
+    async def _on_refused(self, answer: Any = None, *rest: Any) -> None:
+        why = answer.get("error") if isinstance(answer, dict) else None
+        self.note(f"Refused: {why or answer}")
 
 
 class SocketIOChatClient(SocketIOClient):

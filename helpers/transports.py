@@ -34,7 +34,11 @@ from helpers.lifecycle import PORT_HANDED_OVER, SERVER_STARTED, current_server
 from helpers.share import with_key
 from helpers.sio import quiet_logger
 
-__all__ = ["RETRY_DELAYS", "SocketIOTransport", "WebsocketTransport"]
+__all__ = ["RETRY_DELAYS", "SENT_AWAY", "SocketIOTransport", "WebsocketTransport"]
+
+SENT_AWAY = range(4000, 5000)
+"""Close codes of the application's own range: the server sent this client away on purpose
+(a teacher removed it), so it does not reconnect."""
 
 RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 """Seconds between attempts to reconnect; the last one repeats."""
@@ -147,7 +151,8 @@ class WebsocketTransport:
                     self.on_text(message if isinstance(message, str) else message.decode(errors="replace"))
             except ConnectionClosed:
                 pass
-            retrying = self.reconnect and not self._leaving
+            sent_away = websocket.close_code in SENT_AWAY  # removed on purpose: don't come back
+            retrying = self.reconnect and not self._leaving and not sent_away
             self._open_now = False
             self.on_close(str(websocket.close_code), retrying)
             if self._give_up is not None:

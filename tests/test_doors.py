@@ -82,3 +82,35 @@ async def test_behind_a_jupyter_proxy_the_proxys_own_origin_is_the_servers(serve
     proxied = {"Host": "hub.example:8000", "Origin": "http://hub.example:8000"}
     assert await upgrade_status(server.ws_url, **proxied) == 101
     assert await upgrade_status(server.ws_url, Host="hub.example:8000", Origin="http://evil.example") == 403
+
+
+async def test_a_flood_of_3000_different_hosts_and_origins_is_one_log_line_each(serve):
+    """Review: each refusal was logged under its own Host or Origin, so a flood of different
+    names was a flood of lines. Each condition is one line per interval, whatever the names."""
+    server = await serve(STAGES["json"]())
+    async with aiohttp.ClientSession() as http:
+        for n in range(3000):
+            async with http.get(server.url, headers={"Host": f"evil{n}.example"}) as response:
+                assert response.status == 403
+    for n in range(300):
+        assert await upgrade_status(server.ws_url, Origin=f"http://evil{n}.example") == 403
+    lines = server.log.lines
+    assert sum("Refused a request for Host" in line for line in lines) == 1, lines[-5:]
+    assert sum("Refused a connection from a page" in line for line in lines) == 1, lines[-5:]
+
+
+async def test_a_server_bound_to_another_address_answers_to_that_address(free_port):
+    """Review: ``--host 127.0.0.2`` refused its own page (403): the Host check knew loopback only."""
+    from helpers.lifecycle import start_server, stop_server
+
+    server = await start_server(STAGES["json"](), host="127.0.0.2", port=free_port, quiet=True)
+    try:
+        async with aiohttp.ClientSession() as http:
+            assert server.url == f"http://127.0.0.2:{free_port}/"
+            async with http.get(server.url) as response:
+                assert response.status == 200
+        url = f"ws://127.0.0.2:{free_port}/"
+        assert await upgrade_status(url, Origin=f"http://127.0.0.2:{free_port}") == 101
+        assert await upgrade_status(url, Host=f"evil.example:{free_port}") == 403
+    finally:
+        await stop_server(quiet=True)

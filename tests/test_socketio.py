@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 import pytest
 import socketio
 import websockets
+from aiohttp import web
 
 from helpers.lifecycle import stop_server
 from helpers.sio import CLIENT_DIST, SIO, hide_ids, on_events
@@ -174,10 +176,17 @@ async def test_acks_carry_answers_and_time_out(serve, clients):
     assert await alice.sio.call("who", timeout=2) == {"users": ["alice"]}
     assert (await alice.sio.call("chat message", ("hi", "a-0"), timeout=2)).keys() == {"id"}
     assert await alice.sio.call("nick", "", timeout=2) == {"error": "nickname must be non-empty text"}
+    assert await alice.sio.call("no such event", timeout=2) == {"error": "no such event"}
+    on_events(server.app, {"slow": answer_too_late})
     started = time.monotonic()
     with pytest.raises(socketio.exceptions.TimeoutError):
-        await alice.sio.call("no such event", timeout=0.3)  # nobody handles it: no ack
+        await alice.sio.call("slow", timeout=0.3)  # its handler answers after the timeout
     assert 0.25 < time.monotonic() - started < 2
+
+
+async def answer_too_late(app: web.Application, sid: str, *_: Any) -> dict:
+    await asyncio.sleep(1)
+    return {"answer": "too late"}
 
 
 async def test_the_server_calls_a_client_and_times_out_when_it_does_not_answer(serve, clients):
@@ -211,8 +220,11 @@ async def test_who_right_after_a_dropped_connection_waits_only_for_the_reconnect
 
 
 async def test_who_without_an_answer_logs_only_that(serve, clients):
-    server = await serve(socketio_basic.make_app())  # no `who` handler: never acknowledged
+    server = await serve(socketio_basic.make_app())  # no `who` handler: refused
     (alice,) = await clients(SocketIOChatClient, "alice", url=server.url)
+    assert await alice.who() == []
+    assert alice.lines[-1] == "Error: no such event"
+    on_events(server.app, {"who": answer_too_late})  # one that answers too late: not at all
     alice.ack_timeout = 0.2
     assert await alice.who() == []
     assert alice.lines[-1] == "No answer to 'who' after 1 tries."

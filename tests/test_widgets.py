@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import ipywidgets as widgets
 import pytest
 
+from helpers.app import SOCKETS
 from helpers.cli import websocket_cli
-from helpers.stages import broadcast, echo, json_chat, receive
+from helpers.limits import LIMITS
+from helpers.sio_widgets import SocketIOChatClient
+from helpers.stages import broadcast, echo, json_chat, receive, socketio_chat
 from helpers.widgets import NOT_CONNECTED, ChatClient, JsonChatClient, side_by_side, transcript
 
 
@@ -192,3 +196,36 @@ async def test_connecting_again_while_it_reconnects_leaves_one_connection(free_p
     finally:
         await client.disconnect()
         await stop_server(quiet=True)
+
+
+async def test_a_client_the_server_sends_away_does_not_come_back(serve):
+    """Review: a widget closed with an application code (4000-4999: a teacher removed it)
+    reconnected at once, as after a restart, and the removal did not hold."""
+    server = await serve(json_chat.make_app())
+    dave = JsonChatClient("dave")
+    try:
+        await dave.connect(server.ws_url)
+        await dave.nick("dave")
+        await dave.wait_for("* dave joined")
+        (ws,) = server.app[json_chat.NICKS]
+        await ws.close(code=4000, message=b"removed by the teacher")
+        await dave.wait_for("Websocket is now closed (4000).")
+        await asyncio.sleep(1.0)  # longer than the widget's first retry delays (0.25 s, 0.5 s)
+        assert not server.app[json_chat.NICKS] and not server.app[SOCKETS], "dave stayed away"
+        assert dave.lines[-1] == "Websocket is now closed (4000)."
+    finally:
+        await dave.disconnect()
+
+
+async def test_a_socketio_widget_over_the_rate_limit_says_so(serve):
+    """Review: the server's ``refused`` notice reached no widget; a student flooding from a
+    widget saw only errors on acks, not why."""
+    server = await serve(socketio_chat.make_app())
+    server.app[LIMITS].rate, server.app[LIMITS].burst = 1, 2
+    eager = SocketIOChatClient("eager")
+    try:
+        await eager.connect(server.url)
+        await asyncio.gather(*(eager.typing(True) for _ in range(5)))
+        await eager.wait_for("Refused: too many messages")
+    finally:
+        await eager.disconnect()

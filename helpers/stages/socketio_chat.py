@@ -13,7 +13,7 @@ from helpers.app import LOG
 from helpers.delivery import Message, MessageStore
 from helpers.sio import SIO, Origins, on_events, socketio_app, until_sent
 from helpers.stages.socketio_features import EVENTS as FEATURES
-from helpers.stages.socketio_features import GUESTS, MAX_TEXT, NICKS, clean, nick_of
+from helpers.stages.socketio_features import GUESTS, MAX_TEXT, NICKS, SERVER_ROOMS, clean, nick_of
 from helpers.stages.socketio_features import connect as welcome
 
 STORE = web.AppKey("store", MessageStore)
@@ -91,7 +91,7 @@ EVENTS["chat message"] = chat_message
 def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.Application:
     """Notebook 8's chat, with every message kept in ``db`` and replayed to who missed it."""
     app, _ = socketio_app(cors_allowed_origins=cors_allowed_origins, always_connect=True)
-    app[NICKS], app[GUESTS] = {}, count(1)
+    app[NICKS], app[GUESTS], app[SERVER_ROOMS] = {}, count(1), frozenset({CHAT})
     app[STORE], app[TURNS] = MessageStore(db), asyncio.Lock()
     app.cleanup_ctx.append(open_store)
     on_events(app, EVENTS)

@@ -114,14 +114,25 @@ async def private_message(app: web.Application, sid: str, to: Any = None, text: 
 EVENTS["private message"] = private_message
 
 
+SERVER_ROOMS = web.AppKey("server_rooms", frozenset)  # rooms only the server puts clients in
+
+
+def room_name(app: web.Application, value: Any) -> str:
+    """A room a client may name: not a client's own room, nor one in ``app[SERVER_ROOMS]``."""
+    room = clean(value, "room")
+    if room in app[NICKS] or room in app.get(SERVER_ROOMS, ()):
+        raise Refused(f"{room!r} is a room of the server's")
+    return room
+
+
 async def join(app: web.Application, sid: str, room: Any = None) -> dict:
-    room = clean(room, "room")
+    room = room_name(app, room)
     await app[SIO].enter_room(sid, room)
     return {"room": room, "members": members(app, room)}
 
 
 async def leave(app: web.Application, sid: str, room: Any = None) -> dict:
-    room = clean(room, "room")
+    room = room_name(app, room)
     await app[SIO].leave_room(sid, room)
     return {"room": room, "members": members(app, room)}
 
@@ -134,7 +145,7 @@ EVENTS.update({"join": join, "leave": leave})
 
 
 async def room_message(app: web.Application, sid: str, room: Any = None, text: Any = None) -> dict:
-    room, text = clean(room, "room"), clean(text, "text", MAX_TEXT)
+    room, text = room_name(app, room), clean(text, "text", MAX_TEXT)
     if room not in app[SIO].rooms(sid):
         raise Refused(f"join {room!r} first")
     await app[SIO].emit("room message", (room, nick_of(app, sid), text), room=room, skip_sid=sid)

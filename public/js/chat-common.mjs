@@ -51,6 +51,12 @@ export function showStatus (status, text, state) {
 }
 
 /**
+ * A close code of the application's own range (4000-4999): the server sent this client away
+ * on purpose (a teacher removed it), so the page does not reconnect.
+ */
+export const sentAway = (code) => code >= 4000 && code < 5000
+
+/**
  * Waits between attempts to reconnect, in milliseconds: 1, 2, 4, 8, then every 10 seconds.
  */
 export const RETRY_DELAYS = [1000, 2000, 4000, 8000, 10000]
@@ -80,6 +86,7 @@ export function keepConnected (url, { onOpen, onMessage, onClose, delays = RETRY
       websocket = null
       if (!outage) onClose(wasOpen, event) // once per outage, not at every failed attempt
       outage = true
+      if (sentAway(event.code)) return // removed on purpose: coming back would be rude
       setTimeout(connect, delays[Math.min(attempt++, delays.length - 1)])
     }
   }

@@ -1,7 +1,7 @@
 /**
  * The JSON chat page: messages are objects with a `type` (see notebook 06 for the table).
  */
-import { keepConnected, outputLog, showStatus, websocketUrl } from './chat-common.mjs'
+import { keepConnected, outputLog, sentAway, showStatus, websocketUrl } from './chat-common.mjs'
 
 const output = document.getElementById('output')
 const status = document.getElementById('status')
@@ -41,7 +41,12 @@ const websocket = keepConnected(url, {
     }
     outputLog(output, describe(msg))
   },
-  onClose (wasOpen) {
+  onClose (wasOpen, event) {
+    if (sentAway(event.code)) {
+      outputLog(output, `Removed from the chat: ${event.reason || 'by the server'}`)
+      showStatus(status, 'Not connected: removed from the chat.', 'disconnected')
+      return
+    }
     if (wasOpen) outputLog(output, 'Websocket is now closed.')
     showStatus(status, 'Not connected to a server. Retrying...', 'disconnected')
   }

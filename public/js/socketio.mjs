@@ -62,6 +62,7 @@ socket.on('chat message', (msg, serverOffset, clientOffset) => {
   if (mine.has(clientOffset)) return // our own message, replayed: shown when we sent it
   show(String(msg))
 })
+socket.on('refused', (answer) => show(`Refused: ${answer?.error ?? answer}`)) // too fast, unreadable...
 socket.on('user connected', (who) => show(`* ${who} connected`))
 socket.on('user disconnected', (who) => show(`* ${who} disconnected`))
 socket.on('nick changed', (old, now) => show(`* ${old} is now ${now}`))
