@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from pagelog import log_line
 from playwright.async_api import expect
 
+from helpers.app import SOCKETS
+from helpers.stages import json_chat
 from helpers.widgets import JsonChatClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -70,4 +74,23 @@ async def test_pages_and_a_widget_chat_with_nicknames_over_json(stage, pages):
         assert widget.lines[-1] == "* bobby left"
     finally:
         await widget.disconnect()
+    assert pages.errors == []
+
+
+async def test_a_page_the_teacher_removes_says_why_and_stays_away(stage, pages):
+    """Review: a page closed with an application code (4000-4999) reconnected at once, so a
+    removal (notebook 10's moderation cell) did not hold for pages."""
+    server = await stage("json")
+    dave = await pages.open(server.url + "json.html")
+    await expect(dave.locator("#output")).to_have_value(log_line("The websocket is now open."))
+    await nick(dave, "dave")
+    await expect(dave.locator("#output")).to_have_value(log_line("* dave joined"))
+    (ws,) = server.app[json_chat.NICKS]
+    await ws.close(code=4000, message=b"please stay on topic")
+    output = dave.locator("#output")
+    await expect(output).to_have_value(log_line("Removed from the chat: please stay on topic"))
+    await expect(dave.locator("#status")).to_have_text("Not connected: removed from the chat.")
+    await asyncio.sleep(3.5)  # past the page's first retry delays (1 s, 2 s)
+    assert not server.app[SOCKETS], "the page stayed away"
+    assert (await output.input_value()).count("The websocket is now open.") == 1
     assert pages.errors == []

@@ -13,6 +13,7 @@ from pagelog import log_count, log_line
 from playwright.async_api import expect
 
 from helpers.lifecycle import stop_server
+from helpers.limits import LIMITS
 from helpers.sio import CLIENT_DIST, SIO
 from helpers.stages.socketio_chat import STORE, wire
 from helpers.waiting import Changes
@@ -183,4 +184,19 @@ async def test_the_page_does_not_show_its_own_message_again_when_it_is_replayed(
     await expect(output).to_have_value(log_line("server: marker"))
     lines = [line for line in (await output.input_value()).splitlines() if "only once" in line]
     assert len(lines) == 1 and lines[0].endswith(" You said: only once"), lines
+    assert pages.errors == []
+
+
+async def test_a_page_sending_too_fast_is_told_why(socketio_client_bundle, stage, pages):
+    """Review: the server's ``refused`` notice reached no page; a flood from a page was refused
+    message by message with nothing saying why."""
+    server = await stage("socketio-chat")
+    server.app[LIMITS].rate, server.app[LIMITS].burst = 1, 2
+    page = await pages.open(server.url + "socketio.html")
+    await expect(page.locator("#output")).to_have_value(log_line("Connected."))
+    for n in range(5):
+        await say(page, f"quick {n}")
+    await expect(page.locator("#output")).to_have_value(
+        log_line("Refused: too many messages: at most 1 a second; slow down")
+    )
     assert pages.errors == []
