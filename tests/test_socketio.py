@@ -213,10 +213,12 @@ async def test_who_right_after_a_dropped_connection_waits_only_for_the_reconnect
     await alice.drop()
     started = time.monotonic()
     assert await alice.who() == ["alice", "bob"]
-    assert time.monotonic() - started < 1.0
+    # the reconnection (0.25-0.75 s, then the handshake), not an ack timeout (3 s): 2 s leaves
+    # room for a loaded CI machine (1.0 s failed there once, at 1.0004 s)
+    assert time.monotonic() - started < 2.0
     assert alice.lines[-3:] == ["Disconnected (transport error).", "Connected.", "Online: alice, bob"]
     await bob.drop()
-    await bob.wait_connected(timeout=1.0)
+    await bob.wait_connected(timeout=2.0)
 
 
 async def test_who_without_an_answer_logs_only_that(serve, clients):
