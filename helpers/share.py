@@ -180,13 +180,17 @@ def name_the_bound_host(app: web.Application, host: str) -> None:
     reached by this machine's name or its network address.
     """
     names = app[DOORS].names
+    names.difference_update(_BOUND.pop(app, set()))  # an earlier start's address is not this one's
     if host not in WILDCARDS:
-        names.add(host.lower())
-        return
-    names.update({socket.gethostname().lower(), socket.getfqdn().lower()})
-    address = default_route_address()
-    if address is not None:
-        names.add(address)
+        wanted = {host.lower()}
+    else:  # (no reverse DNS lookup: it could hold the kernel's loop for seconds)
+        wanted = {socket.gethostname().lower(), default_route_address()} - {None}
+    _BOUND[app] = added = {name for name in wanted if name not in names}
+    names.update(added)
+
+
+_BOUND: weakref.WeakKeyDictionary[web.Application, set[str]] = weakref.WeakKeyDictionary()
+"""The names ``name_the_bound_host`` added to each app, taken back at its next start."""
 
 
 def allow_shared_origin(app: web.Application, sharing: Sharing, port: int) -> None:

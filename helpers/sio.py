@@ -308,7 +308,7 @@ async def _drop_session(app: web.Application, eio_sid: str) -> None:
     environ = app[SIO].environ.get(eio_sid, {})
     if ws is None and "aiohttp.request" in environ:
         ws = websocket_of(environ["aiohttp.request"])  # it came in on a websocket directly
-    if ws is not None:
+    if ws is not None and not ws.closed:  # (an upgrade that failed left a closed one behind)
         drop(ws)  # engine.io's handler sees the connection end, and disconnects the client
         return
     try:
@@ -346,27 +346,54 @@ class TextPacket(socketio.packet.Packet):
             return self._refuse("binary data is not supported here; send text")
         connecting = encoded_packet[:1] == str(socketio.packet.CONNECT)
         if nesting(encoded_packet) > MAX_DEPTH:  # parsing recurses: a deep one would crash it
-            return self._refuse(f"arguments nest deeper than {MAX_DEPTH} levels", connecting)
+            return self._refuse(f"arguments nest deeper than {MAX_DEPTH} levels", connecting, encoded_packet)
         try:
             attachments = super().decode(encoded_packet) or 0
         except Exception:  # noqa: BLE001 - any packet it can't read is refused the same way
-            return self._refuse(f"unreadable packet {encoded_packet[:40]!r}", connecting)
-        if self.packet_type in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK):
-            return self._refuse("binary attachments are not supported here; send text")
-        if self.packet_type == socketio.packet.EVENT and self.data and self.data[0] in RESERVED_EVENTS:
-            return self._refuse(f"{self.data[0]!r} is a reserved event name")
+            return self._refuse(f"unreadable packet {encoded_packet[:40]!r}", connecting, encoded_packet)
+        why = self._unusable()
+        if why is not None:
+            return self._refuse(why)
         return attachments
 
-    def _refuse(self, why: str, connecting: bool = False) -> int:
-        """Make this packet the refusal: an event ``REFUSED_INPUT``, or a connection ``UnreadableAuth``."""
+    def _unusable(self) -> str | None:
+        """Why python-socketio could not use this packet (it would fail on it), or ``None``."""
+        kind, data = self.packet_type, self.data
+        if kind in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK):
+            return "binary attachments are not supported here; send text"
+        if kind not in (socketio.packet.CONNECT, socketio.packet.DISCONNECT, *_READ_AS_LISTS):
+            return f"packet type {kind} is not one a client sends"
+        if kind in _READ_AS_LISTS and not isinstance(data, list):
+            return "an event or acknowledgement carries a list"
+        if kind == socketio.packet.EVENT and not (data and isinstance(data[0], str)):
+            return "an event starts with its name"
+        if kind == socketio.packet.EVENT and data[0] in RESERVED_EVENTS:
+            return f"{data[0]!r} is a reserved event name"
+        return None
+
+    def _refuse(self, why: str, connecting: bool = False, encoded_packet: str = "") -> int:
+        """Make this packet the refusal: an event ``REFUSED_INPUT``, or a connection ``UnreadableAuth``.
+
+        An event refused before it was read keeps its acknowledgement id, when it has one, so
+        a client waiting for the ack gets the reason.
+        """
         if connecting:  # the handshake goes on, and the connect handler refuses it (on_events)
             self.packet_type, self.data = socketio.packet.CONNECT, UnreadableAuth(why)
         else:
             self.packet_type, self.data = socketio.packet.EVENT, [REFUSED_INPUT, why]
+            if getattr(self, "id", None) is None and (found := _ACK_ID.match(encoded_packet)):
+                self.id = int(found.group(1))
         self.attachment_count = 0
         if not isinstance(getattr(self, "namespace", None), str):
             self.namespace = None
         return 0
+
+
+_READ_AS_LISTS = (socketio.packet.EVENT, socketio.packet.ACK)
+"""The packets whose data python-socketio unpacks as arguments: anything but a list fails it."""
+
+_ACK_ID = re.compile(r"[0-6](?:\d+-)?(?:/[^,]*,)?(\d{1,100})")
+"""A packet's acknowledgement id: after its type, attachments and namespace (``421[...]``)."""
 
 
 RESERVED_EVENTS = frozenset(
@@ -388,22 +415,29 @@ class UnreadableAuth:
 
 
 async def _connect_unless_unreadable(
-    app: web.Application, handler: EventHandler, sid: str, environ: dict, auth: Any = None
+    app: web.Application, handler: EventHandler, sid: str, environ: dict, *auth: Any
 ) -> Any:
     """``connect``, unless the client's ``auth`` was unreadable: then refused, and told why.
 
     A stage with ``always_connect`` has already let the client in: it hears ``refused`` with
     the reason, then is disconnected. Otherwise the reason is its ``connect_error``.
     """
-    if isinstance(auth, UnreadableAuth):
-        app[LOG].once("refused input", f"Refused a client's input: {auth.why}.")
-        await app[SIO].emit(REFUSED, {"error": auth.why}, to=sid)
-        raise socketio.exceptions.ConnectionRefusedError(auth.why)
-    return await handler(app, sid, environ, auth)
+    if auth and isinstance(auth[0], UnreadableAuth):
+        why = auth[0].why
+        app[LOG].once("refused input", f"Refused a client's input: {why}.")
+        await app[SIO].emit(REFUSED, {"error": why}, to=sid)
+        raise socketio.exceptions.ConnectionRefusedError(why)
+    return await handler(app, sid, environ, *auth)  # python-socketio retries without auth
 
 
 async def _refuse_input(app: web.Application, sid: str, why: Any = None, *_: Any) -> dict:
-    """Answer a refused packet: the reason as its acknowledgement and as a ``refused`` event."""
+    """Answer a refused packet: the reason as its acknowledgement and as a ``refused`` event.
+
+    Held to the same rate limit as any event: past it, the answer is "too many messages",
+    and the ``refused`` event comes at most once a second.
+    """
+    if not app[RATE_LIMIT].allow(sid):
+        return await _too_fast(app, sid, '"refused input"')
     why = why if isinstance(why, str) else "refused"
     app[LOG].once("refused input", f"Refused a client's input: {why}.")
     await app[SIO].emit(REFUSED, {"error": why}, to=sid)
@@ -412,6 +446,11 @@ async def _refuse_input(app: web.Application, sid: str, why: Any = None, *_: Any
 
 UPGRADE_TIMEOUT = 10.0
 """Seconds an upgrading session has to send engine.io's probe and its upgrade packet."""
+
+_NOOP = "6"
+"""engine.io's noop packet: in place of a probe or upgrade that never came, it fails the upgrade
+(engine.io closes that websocket and the session goes on polling), where a timeout error would
+leave the session marked as upgrading, its polls answered with noops and nothing else."""
 
 
 @web.middleware
@@ -451,8 +490,13 @@ async def _answer_unreadable_frames(request: web.Request, response: web.StreamRe
         while True:
             if upgrading:  # engine.io would wait for them for ever
                 upgrading -= 1
-                timeout = UPGRADE_TIMEOUT if timeout is None else min(timeout, UPGRADE_TIMEOUT)
-            message = await receive(timeout)
+                limit = UPGRADE_TIMEOUT if timeout is None else min(timeout, UPGRADE_TIMEOUT)
+                try:
+                    message = await receive(limit)
+                except TimeoutError:  # engine.io's own "failed upgrade": the session polls on
+                    return WSMessage(WSMsgType.TEXT, _NOOP, None)
+            else:
+                message = await receive(timeout)
             if message.type is not WSMsgType.TEXT or _ENGINEIO_TEXT.match(message.data):
                 return message
             why = f"unreadable frame {message.data[:40]!r}: an engine.io packet starts with its type"
@@ -501,8 +545,8 @@ def guard(log: ServerLog, event: str, handler: EventHandler, app: web.Applicatio
             except TypeError:
                 raise Refused(f"wrong arguments: {name} takes {takes}") from None
             return await handler(app, *args)
-        except Refused as refused:
-            log.once(f"Refused {name}: {refused}", f"Refused {name}: {refused}")
+        except Refused as refused:  # one line per event and interval: a client's text is no key
+            log.once(f"refused {event}", f"Refused {name}: {refused}")
             return {"error": str(refused)}
         except Exception as exc:
             log.error(f"Socket.IO handler for {name}", exc)

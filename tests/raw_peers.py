@@ -52,6 +52,7 @@ class RawWebsocket:
         )
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            writer.close()
             raise ConnectionRefusedError(head.split(b"\r\n", 1)[0].decode())
         return cls(reader, writer)
 

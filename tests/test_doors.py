@@ -114,3 +114,22 @@ async def test_a_server_bound_to_another_address_answers_to_that_address(free_po
         assert await upgrade_status(url, Host=f"evil.example:{free_port}") == 403
     finally:
         await stop_server(quiet=True)
+
+
+async def test_an_address_bound_once_is_not_a_name_after_a_start_on_loopback(free_port):
+    """Review: the same app started on ``127.0.0.2`` and then on loopback still answered to
+    ``Host: 127.0.0.2``: a name added for one start stayed for the next."""
+    from helpers.lifecycle import start_server, stop_server
+
+    app = STAGES["json"]()
+    try:
+        await start_server(app, host="127.0.0.2", port=free_port, quiet=True)
+        server = await start_server(app, port=free_port, quiet=True)
+        async with aiohttp.ClientSession() as http:
+            headers = {"Host": f"127.0.0.2:{free_port}"}
+            async with http.get(server.url, headers=headers) as response:
+                assert response.status == 403
+            async with http.get(server.url) as response:
+                assert response.status == 200
+    finally:
+        await stop_server(quiet=True)

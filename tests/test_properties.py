@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 from helpers.app import LIMITS
 from helpers.lifecycle import RunningServer
+from helpers.limits import Limits
 from helpers.protocol import CLIENT_TYPES
 from helpers.sio import quiet_logger
 from helpers.stages import json_chat, socketio_chat, socketio_features
@@ -150,7 +151,8 @@ def deep_frames(draw: st.DrawFn) -> str:
     leaf = draw(st.sampled_from(["1", "null", '"x"', "[]", "{}", ""]))
     closed = draw(st.booleans())  # unclosed: malformed, but deep before the parser knows it
     inner = opener * depth + leaf + (closer * depth if closed else "")
-    return draw(st.sampled_from([inner, '{"type":"chat","text":' + inner + "}", '{"type":' + inner + "}"]))
+    frame = draw(st.sampled_from([inner, '{"type":"chat","text":' + inner + "}", '{"type":' + inner + "}"]))
+    return frame[: Limits().message_bytes]  # a longer one is closed with 1009: test_limits.py
 
 
 JSON_CHARS = st.sampled_from(list('[]{}":,.-+0123456789eEtrufalsn\\/ \t\n') + ["NaN", "Infinity", "\\u"])
@@ -739,3 +741,42 @@ async def test_socketio_any_auth(sio_chat, auth):
     except socketio.exceptions.ConnectionError:
         assert fuzz.refusals, "no answer to the connection request: neither connected nor refused"
         assert all(refusal for refusal in fuzz.refusals), f"refused without a reason: {fuzz.refusals}"
+
+
+# --- the Socket.IO chats on the wire: any packet a raw client can send ---------------------
+
+PACKET_TYPES = st.sampled_from(["2", "3", "4", "5", "6", "7", "8", "9", "2", "2", "3"])
+"""Socket.IO packet types past CONNECT (0) and DISCONNECT (1), events most often."""
+
+raw_packets = st.builds(
+    lambda kind, ack, body: f"4{kind}{ack}{body}",
+    PACKET_TYPES,
+    st.sampled_from(["", "7", "1-", "99999"]),
+    json_frames | any_text,
+)
+"""What ``socketio.AsyncClient`` can't send: data of any shape after any packet type."""
+
+
+@given(packet=raw_packets)
+async def test_socketio_any_raw_packet(sio_chat, packet):
+    """Any packet on a raw engine.io websocket: answered or ignored, never a server error; the
+    same connection then asks ``who`` and gets its answer."""
+
+    async def example() -> None:
+        with python_recursion_limit():
+            url = sio_chat.server.ws_url.split("?")[0] + "socket.io/?EIO=4&transport=websocket"
+            async with websockets.connect(url, max_size=None) as ws:
+                assert (await ws.recv()).startswith("0")
+                await ws.send("40")
+                assert (await ws.recv()).startswith("40")
+                await ws.send(packet)
+                await ws.send('42123456["who"]')
+                async with asyncio.timeout(TIMEOUT):
+                    while not (text := await ws.recv()).startswith("43123456"):
+                        if text.startswith("42"):
+                            event, *args = json.loads(text[2:])
+                            valid = STAGE_EVENTS_HEARD[sio_chat.stage].get(event)
+                            assert valid is not None and valid(tuple(args)), text
+                assert len(json.loads(text[8:])[0]["users"]) == 3
+
+    await sio_chat.trouble.run(example())

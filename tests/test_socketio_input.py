@@ -176,14 +176,16 @@ async def test_an_exception_in_a_connect_handler_is_a_recorded_error(serve, noth
     await client.disconnect()
 
 
-async def test_a_malformed_packet_is_a_recorded_error_not_stderr_and_the_chat_goes_on(
+async def test_a_malformed_packet_is_refused_with_a_reason_not_stderr_and_the_chat_goes_on(
     serve, nothing_on_stderr
 ):
-    """Below the handlers python-socketio itself fails on ``42[]``; its logger writes to the server log."""
+    """python-socketio itself fails on ``42[]`` (IndexError, once recorded as a server error):
+    the serializer refuses it first, and the client is told why."""
     server = await serve(socketio_chat.make_app())
     async with raw_socketio(server, {"nick": "raw"}) as raw:
         await raw.ws.send("42[]")
+        refused = await raw.frame_starting('42["refused"')
+        assert json.loads(refused[2:]) == ["refused", {"error": "an event starts with its name"}]
         assert await raw.ack('421["who"]', 1) == [{"users": ["raw"]}]
-    assert [error.summary for error in server.log.errors] == [
-        "Error in engine.io (message async handler error): IndexError: list index out of range"
-    ]
+    assert server.log.errors == []
+    assert "Refused a client's input: an event starts with its name." in server.log.lines

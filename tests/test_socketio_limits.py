@@ -92,8 +92,10 @@ async def test_others_acks_stay_fast_while_10_clients_replay_10000_messages(serv
     listening = asyncio.create_task(listen())
     latencies: list[float] = []
     try:
-        while "connected" not in said:
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(60):  # the readers' process may die: fail, don't hang
+            while "connected" not in said:
+                assert not listening.done() and readers.returncode is None, said
+                await asyncio.sleep(0.01)
         while "replayed" not in said:
             started, n = time.monotonic(), len(latencies)
             answer = await chatter.call("chat message", (f"hi {n}", f"c{n}"), timeout=10)
@@ -367,15 +369,37 @@ async def test_one_session_opens_one_websocket_however_many_upgrades_it_asks_for
     opened[0].close()
 
 
-async def test_an_upgrade_that_never_sends_its_probe_is_closed(chat_server, monkeypatch):
-    """Review: an upgrading websocket that says nothing was held open for ever."""
+async def test_an_upgrade_that_never_sends_its_probe_is_closed_and_the_session_polls_on(
+    chat_server, monkeypatch
+):
+    """Review: an upgrading websocket that says nothing was held open for ever; then, with a
+    timeout, the session stayed "upgrading": its polls got noops only, connected but deaf."""
     monkeypatch.setattr(sio_plumbing, "UPGRADE_TIMEOUT", 0.5)
-    sid = await engineio_session(chat_server.port)
-    silent = await RawWebsocket.connect(chat_server.port, f"/socket.io/?EIO=4&transport=websocket&sid={sid}")
-    started = time.monotonic()
-    assert await silent.close_code(timeout=5) in (None, 1000, 1001, 1006, 1008, 1011)
-    assert time.monotonic() - started < 3
-    silent.close()
+    base = f"http://127.0.0.1:{chat_server.port}/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base) as response:
+            sid = json.loads((await response.text())[1:])["sid"]
+        async with http.post(f"{base}&sid={sid}", data="40") as response:
+            assert response.status == 200
+        async with http.get(f"{base}&sid={sid}") as response:
+            assert (await response.text()).startswith("40")
+        upgrade = f"/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        silent = await RawWebsocket.connect(chat_server.port, upgrade)
+        started = time.monotonic()
+        assert await silent.close_code(timeout=5) in (None, 1000, 1001, 1006, 1008, 1011)
+        assert time.monotonic() - started < 3
+        silent.close()
+        talker = client()
+        await talker.connect(chat_server.url, transports=["websocket"])
+        await talker.call("chat message", ("after the failed upgrade", "t-1"))
+        polled = ""
+        for _ in range(5):  # a noop or two may come first
+            async with http.get(f"{base}&sid={sid}") as response:
+                polled += await response.text()
+            if "after the failed upgrade" in polled:
+                break
+        await talker.disconnect()
+    assert "after the failed upgrade" in polled, polled
 
 
 @pytest.mark.parametrize("event", ["connect", "disconnect", "connect_error", "disconnecting"])
@@ -474,3 +498,94 @@ async def test_a_client_can_neither_leave_nor_join_the_servers_own_rooms(chat_se
     assert heard == ["bob: still heard?"]
     await alice.disconnect()
     await bob.disconnect()
+
+
+@pytest.mark.parametrize(
+    "packet",
+    ['42[[1],"x"]', '423[{"a":1}]', '424{"a":1}', "42[]", "42", '425"text"', "43", '436{"a":1}', "44"]
+    + ["47[]"],
+)
+async def test_a_packet_python_socketio_cant_use_is_refused_not_a_server_error(chat_server, packet):
+    """Review: an event whose data is no list starting with a name (or an unknown packet type)
+    failed inside python-socketio: an error at the top of the teacher's next cell, no answer."""
+    raw = await RawWebsocket.connect(chat_server.port, ENGINEIO)
+    await raw.receive_text()
+    raw.send("40")
+    await raw.receive_text()
+    raw.send(packet)
+    assert (await refused_answer(raw))["error"]
+    raw.send('421["chat message","still here","r-1"]')
+    while not (text := await raw.receive_text()).startswith("431"):
+        pass
+    assert json.loads(text[3:]) == [{"id": 1}]
+    raw.close()
+    assert chat_server.log.errors == []
+
+
+async def test_a_refused_packet_with_an_ack_id_gets_its_ack(chat_server):
+    """Review: a packet refused before it was read (too deep) lost its ack id: ``call`` timed out."""
+    raw = await RawWebsocket.connect(chat_server.port, ENGINEIO)
+    await raw.receive_text()
+    raw.send("40")
+    await raw.receive_text()
+    raw.send('427["chat message",' + "[" * 100 + "]" * 100 + "]")
+    while not (text := await raw.receive_text()).startswith("437"):
+        pass
+    assert "nest deeper than" in json.loads(text[3:])[0]["error"]
+    raw.close()
+
+
+async def test_a_connect_handler_without_auth_still_connects_clients():
+    """Review: python-socketio calls ``connect(sid, environ)`` when it has no auth; the wrapper
+    that refuses unreadable auth passed one anyway, and every connection failed."""
+    app, _ = sio_plumbing.socketio_app()
+    greeted: list[str] = []
+
+    async def connect(app, sid, environ) -> None:
+        greeted.append(sid)
+
+    sio_plumbing.on_events(app, {"connect": connect})
+    server = await start_server(app, port=0, quiet=True)
+    try:
+        sio = client()
+        await sio.connect(server.url, transports=["websocket"])
+        assert sio.connected and greeted == [sio.get_sid()]
+        await sio.disconnect()
+    finally:
+        await stop_server(quiet=True)
+    assert server.log.errors == []
+
+
+async def test_a_flood_of_refused_packets_is_held_to_the_rate_limit(chat_server):
+    """Review: refusals made while reading a packet skipped the rate limit and its notice:
+    200 ``42["connect"]`` brought back 200 ``refused`` events."""
+    raw = await RawWebsocket.connect(chat_server.port, ENGINEIO)
+    await raw.receive_text()
+    raw.send("40")
+    await raw.receive_text()
+    started = time.monotonic()
+    for n in range(200):
+        raw.send(f'42{n}["connect"]')
+    acks, notices = [], []
+    while len(acks) < 200:  # each asked for an ack: each gets one
+        text = await raw.receive_text()
+        if text.startswith("43"):
+            acks.append(text)
+        elif text.startswith("42"):
+            notices.append(text)
+    took = time.monotonic() - started
+    raw.close()
+    burst = chat_server.app[LIMITS].burst
+    assert sum("too many messages" in ack for ack in acks) >= 200 - burst - 2
+    assert len(notices) <= burst + 1 + math.ceil(took), "past the burst, one notice a second"
+
+
+async def test_event_names_with_quotes_do_not_make_a_log_line_each(chat_server):
+    """Review: a refusal was logged under its event's name, so 500 names with quotes in them
+    were 500 lines: a client's text decided what is one condition."""
+    sender = client()
+    await sender.connect(chat_server.url, transports=["websocket"])
+    chat_server.app[LIMITS].rate = chat_server.app[LIMITS].burst = 10_000
+    await asyncio.gather(*(sender.call(f'x"{n}', timeout=5) for n in range(500)))
+    await sender.disconnect()
+    assert sum(line.startswith("Refused") for line in chat_server.log.lines) == 1

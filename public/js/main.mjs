@@ -1,7 +1,7 @@
 /**
  * The chat page: send what you type over a websocket, show what the server says.
  */
-import { keepConnected, outputLog, showStatus, websocketUrl } from './chat-common.mjs'
+import { keepConnected, outputLog, sentAway, showStatus, websocketUrl } from './chat-common.mjs'
 
 const form = document.getElementById('chat')
 const message = document.getElementById('message')
@@ -20,9 +20,13 @@ const websocket = keepConnected(url, {
     const text = await new Response(data).text()
     outputLog(output, `Server said: ${text}`)
   },
-  onClose (wasOpen) {
+  onClose (wasOpen, event) {
     if (wasOpen) {
       outputLog(output, 'Websocket is now closed.')
+    }
+    if (sentAway(event.code)) { // the server sent this page away on purpose: no retrying
+      showStatus(status, 'Not connected: the server closed this page\'s connection.', 'disconnected')
+      return
     }
     showStatus(status, 'Not connected to a server. Retrying...', 'disconnected')
   }
