@@ -43,7 +43,6 @@ from helpers.share import (
     allow_shared_origin,
     also_listen,
     announce,
-    name_the_bound_host,
     open_doors,
     stage_page,
     with_key,
@@ -214,8 +213,7 @@ async def open_server(
     """
     add_plumbing(app)
     raise_open_files_limit()  # every client is an open file: 1,024 of them is no classroom
-    open_doors(app, sharing)
-    name_the_bound_host(app, host)
+    open_doors(app, sharing, host)
     runner = web.AppRunner(
         app,
         handle_signals=False,

@@ -23,7 +23,7 @@ import os
 import secrets
 import socket
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import segno
@@ -144,53 +144,49 @@ def stage_page(app: web.Application) -> str:
     return "chat.html"
 
 
-_SHARED: weakref.WeakKeyDictionary[web.Application, tuple[str | None, str | None]] = (
-    weakref.WeakKeyDictionary()
-)
-"""What sharing added to each app's doors (a name, a Socket.IO origin), to take back at its
-next start: the same app started again unshared is loopback-only, as before."""
+@dataclass
+class _Added:
+    """What a start added to an app's doors (Host names, a Socket.IO origin), taken back at its
+    next start: the same app started again unshared, on loopback, is loopback-only as before."""
+
+    names: set[str] = field(default_factory=set)
+    origin: str | None = None
 
 
-def open_doors(app: web.Application, sharing: Sharing | None) -> None:
-    """Set ``app``'s join key (``None``: not shared) and let its Host name in, before it listens.
-
-    The key first, so that no connection of a shared run gets in without it. Anything an
-    earlier start of the same app added is taken back first.
-    """
-    doors, sio = app[DOORS], app.get(SIO)
-    name, origin = _SHARED.pop(app, (None, None))
-    if name is not None:
-        doors.names.discard(name)
-    if origin is not None and sio is not None and isinstance(sio.eio.cors_allowed_origins, list):
-        sio.eio.cors_allowed_origins = [o for o in sio.eio.cors_allowed_origins if o != origin]
-    doors.key = sharing.key if sharing is not None else None
-    if sharing is not None and sharing.address not in doors.names:
-        doors.names.add(sharing.address)
-        _SHARED[app] = (sharing.address, None)
-
+_ADDED: weakref.WeakKeyDictionary[web.Application, _Added] = weakref.WeakKeyDictionary()
 
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 
 
-def name_the_bound_host(app: web.Application, host: str) -> None:
-    """A server bound to another address than loopback answers to that address's name too.
+def open_doors(app: web.Application, sharing: Sharing | None, host: str = "127.0.0.1") -> None:
+    """Set ``app``'s join key (``None``: not shared) and let its Host names in, before it listens.
+
+    The key first, so that no connection of a shared run gets in without it. Anything an
+    earlier start of the same app added is taken back first. The names let in are the shared
+    address and the one the server is bound to (``bound_names``).
+    """
+    doors, sio = app[DOORS], app.get(SIO)
+    earlier = _ADDED.pop(app, _Added())
+    doors.names.difference_update(earlier.names)
+    if earlier.origin is not None and sio is not None and isinstance(sio.eio.cors_allowed_origins, list):
+        sio.eio.cors_allowed_origins = [o for o in sio.eio.cors_allowed_origins if o != earlier.origin]
+    doors.key = sharing.key if sharing is not None else None
+    wanted = bound_names(host) | ({sharing.address} if sharing is not None else set())
+    _ADDED[app] = added = _Added({name for name in wanted if name not in doors.names})
+    doors.names.update(added.names)
+
+
+def bound_names(host: str) -> set[str]:
+    """The names a server bound to ``host`` is reached by.
 
     ``--host 192.168.1.20`` is reached as ``http://192.168.1.20:3000/``: its Host is that
     address, which the Host check must know. Bound to every address (``0.0.0.0``), it is
-    reached by this machine's name or its network address.
+    reached by this machine's name or its network address (no reverse DNS lookup: it could
+    hold the kernel's loop for seconds).
     """
-    names = app[DOORS].names
-    names.difference_update(_BOUND.pop(app, set()))  # an earlier start's address is not this one's
     if host not in WILDCARDS:
-        wanted = {host.lower()}
-    else:  # (no reverse DNS lookup: it could hold the kernel's loop for seconds)
-        wanted = {socket.gethostname().lower(), default_route_address()} - {None}
-    _BOUND[app] = added = {name for name in wanted if name not in names}
-    names.update(added)
-
-
-_BOUND: weakref.WeakKeyDictionary[web.Application, set[str]] = weakref.WeakKeyDictionary()
-"""The names ``name_the_bound_host`` added to each app, taken back at its next start."""
+        return {host.lower()}
+    return {socket.gethostname().lower(), default_route_address()} - {None}
 
 
 def allow_shared_origin(app: web.Application, sharing: Sharing, port: int) -> None:
@@ -206,7 +202,7 @@ def allow_shared_origin(app: web.Application, sharing: Sharing, port: int) -> No
     origin = sharing.origin(port)
     if origin not in sio.eio.cors_allowed_origins:
         sio.eio.cors_allowed_origins = [*sio.eio.cors_allowed_origins, origin]
-        _SHARED[app] = (_SHARED.get(app, (None, None))[0], origin)
+        _ADDED.setdefault(app, _Added()).origin = origin
 
 
 def also_listen(host: str, sharing: Sharing | None) -> bool:

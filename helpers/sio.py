@@ -424,8 +424,7 @@ async def _connect_unless_unreadable(
     """
     if auth and isinstance(auth[0], UnreadableAuth):
         why = auth[0].why
-        app[LOG].once("refused input", f"Refused a client's input: {why}.")
-        await app[SIO].emit(REFUSED, {"error": why}, to=sid)
+        await _tell_refused(app, sid, why)
         raise socketio.exceptions.ConnectionRefusedError(why)
     return await handler(app, sid, environ, *auth)  # python-socketio retries without auth
 
@@ -439,9 +438,14 @@ async def _refuse_input(app: web.Application, sid: str, why: Any = None, *_: Any
     if not app[RATE_LIMIT].allow(sid):
         return await _too_fast(app, sid, '"refused input"')
     why = why if isinstance(why, str) else "refused"
+    await _tell_refused(app, sid, why)
+    return {"error": why}
+
+
+async def _tell_refused(app: web.Application, sid: str, why: str) -> None:
+    """Log a refused input (once per interval) and tell its client why: a ``refused`` event."""
     app[LOG].once("refused input", f"Refused a client's input: {why}.")
     await app[SIO].emit(REFUSED, {"error": why}, to=sid)
-    return {"error": why}
 
 
 UPGRADE_TIMEOUT = 10.0

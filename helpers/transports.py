@@ -53,23 +53,42 @@ async def _after_a_while(attempt: int) -> None:
     await SERVER_STARTED.next(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
 
 
-class WebsocketTransport:
-    """A websocket client that keeps its connection: the page's ``keepConnected``."""
+class _Transport:
+    """What both transports share: their callbacks, and leaving for good (no reconnection)."""
 
-    def __init__(self, *, timeout: float = 3.0, reconnect: bool = True) -> None:
+    def __init__(self, *, timeout: float, reconnect: bool) -> None:
         self.timeout, self.reconnect = timeout, reconnect
         self.url: str | None = None
         self.on_open: Callable[[str], None] = _nothing
-        self.on_text: Callable[[str], None] = _nothing
         self.on_close: Callable[[str, bool], None] = _nothing
+        self.on_give_up: Callable[[str], None] = _nothing
+        self._give_up: str | None = None
+        self._leaving = False
+        self._generation = 0  # each connect or disconnect starts a new one: old retries stop
+        _TRANSPORTS.add(self)
+
+    def _leave(self) -> None:
+        """From now on, don't come back; a retry already on its way sees a new generation."""
+        self._leaving = True
+        self._generation += 1
+
+    def _leave_port(self, port: int) -> bool:
+        """``_leave`` if connected (or coming back) to ``port``; whether it was."""
+        if self._leaving or self.url is None or _port(self.url) != port:
+            return False
+        self._leave()
+        return True
+
+
+class WebsocketTransport(_Transport):
+    """A websocket client that keeps its connection: the page's ``keepConnected``."""
+
+    def __init__(self, *, timeout: float = 3.0, reconnect: bool = True) -> None:
+        super().__init__(timeout=timeout, reconnect=reconnect)
+        self.on_text: Callable[[str], None] = _nothing
         self._websocket: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._open_now = False
-        self._leaving = False
-        self._generation = 0  # each connect or disconnect starts a new one: old retries stop
-        self.on_give_up: Callable[[str], None] = _nothing
-        self._give_up: str | None = None
-        _TRANSPORTS.add(self)
 
     def attach(
         self,
@@ -110,8 +129,7 @@ class WebsocketTransport:
 
     async def disconnect(self) -> None:
         """Close the connection for good (idempotent): no reconnection after this."""
-        self._leaving = True
-        self._generation += 1
+        self._leave()
         task, websocket, was_open = self._task, self._websocket, self._open_now
         if task is not None and not was_open:
             task.cancel()  # it waits to reconnect, or is opening a connection: stop it now
@@ -127,10 +145,8 @@ class WebsocketTransport:
 
         A connection still closing says it closed first, then ``why``.
         """
-        if self._leaving or self.url is None or _port(self.url) != port:
+        if not self._leave_port(port):
             return False
-        self._leaving = True
-        self._generation += 1
         if self._open_now:
             self._give_up = why  # told when its close has been told
         else:
@@ -187,7 +203,7 @@ class WebsocketTransport:
         return None  # pragma: no cover (the loop only ends by returning)
 
 
-class SocketIOTransport:
+class SocketIOTransport(_Transport):
     """python-socketio's client: events both ways, and back after a server's goodbye."""
 
     def __init__(
@@ -197,8 +213,8 @@ class SocketIOTransport:
         reconnect: bool = True,
         auth: Callable[[], Any] | None = None,
     ) -> None:
-        self.timeout, self.reconnect, self.auth = timeout, reconnect, auth
-        self.url: str | None = None
+        super().__init__(timeout=timeout, reconnect=reconnect)
+        self.auth = auth
         self.headers: dict[str, str] = {}
         self.sio = socketio.AsyncClient(
             reconnection_delay=0.5,  # after a dropped connection, try again soon,
@@ -207,16 +223,9 @@ class SocketIOTransport:
             engineio_logger=quiet_logger(),
             handle_sigint=False,  # the kernel's Ctrl-C (interrupt) stays the kernel's
         )
-        self.on_open: Callable[[str], None] = _nothing
-        self.on_close: Callable[[str, bool], None] = _nothing
         self._connected = False
-        self._leaving = False
         self._attempting = False
-        self._generation = 0  # each connect or disconnect starts a new one: old retries stop
         self._return: asyncio.Task[None] | None = None
-        self.on_give_up: Callable[[str], None] = _nothing
-        self._give_up: str | None = None
-        _TRANSPORTS.add(self)
         self.sio.on("connect", self._connected_now)
         self.sio.on("disconnect", self._disconnected_now)
 
@@ -256,8 +265,7 @@ class SocketIOTransport:
 
     async def disconnect(self) -> None:
         """Leave, saying goodbye, and stop coming back (idempotent)."""
-        self._leaving = True
-        self._generation += 1
+        self._leave()
         if self._return is not None:
             if self._attempting:  # never cut python-socketio's connect short: it can't recover
                 await asyncio.wait([self._return], timeout=self.timeout + 1)
@@ -270,10 +278,8 @@ class SocketIOTransport:
 
         A connection still closing says it closed first, then ``why``.
         """
-        if self._leaving or self.url is None or _port(self.url) != port:
+        if not self._leave_port(port):
             return False
-        self._leaving = True
-        self._generation += 1
         if self._connected:
             self._give_up = why  # told when its goodbye has been told
             return True

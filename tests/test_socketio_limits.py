@@ -232,6 +232,23 @@ async def refused_answer(ws: RawWebsocket) -> dict:
                 return args[0]
 
 
+async def raw_socketio(port: int) -> RawWebsocket:
+    """A raw engine.io websocket, connected to the Socket.IO namespace ``/``."""
+    raw = await RawWebsocket.connect(port, ENGINEIO)
+    await raw.receive_text()  # engine.io's open
+    raw.send("40")
+    await raw.receive_text()  # Socket.IO's connect
+    return raw
+
+
+async def assert_still_chats(raw: RawWebsocket, text: str = "still here") -> None:
+    """The raw client's next chat message is stored and acknowledged (the first: id 1)."""
+    raw.send(f'421["chat message","{text}","r-1"]')
+    while not (answer := await raw.receive_text()).startswith("431"):
+        pass
+    assert json.loads(answer[3:]) == [{"id": 1}]
+
+
 @pytest.mark.parametrize("stage", [socketio_features, socketio_chat])
 async def test_binary_attachments_are_refused_not_taken_as_text(stage):
     """Issue: "``451-[...]`` followed by a text frame broadcast that text as an attachment"."""
@@ -240,10 +257,7 @@ async def test_binary_attachments_are_refused_not_taken_as_text(stage):
     listener = client(chat_message=lambda *args: heard.append(args))
     try:
         await listener.connect(server.url, transports=["websocket"])
-        raw = await RawWebsocket.connect(server.port, ENGINEIO)
-        await raw.receive_text()
-        raw.send("40")
-        await raw.receive_text()
+        raw = await raw_socketio(server.port)
         raw.send('451-["chat message",{"_placeholder":true,"num":0}]')
         assert "binary attachments are not supported" in (await refused_answer(raw))["error"]
         raw.send("4hello as an attachment")
@@ -271,17 +285,11 @@ async def test_binary_attachments_are_refused_not_taken_as_text(stage):
 async def test_an_empty_frame_is_answered_and_the_connection_goes_on(chat_server):
     """Issue: "An empty text frame drops the connection without a close frame"."""
     server = chat_server
-    raw = await RawWebsocket.connect(server.port, ENGINEIO)
-    await raw.receive_text()
-    raw.send("40")
-    await raw.receive_text()
+    raw = await raw_socketio(server.port)
     for frame in ["", "x", "hello"]:
         raw.send(frame)
         assert "unreadable frame" in (await refused_answer(raw))["error"]
-    raw.send('421["chat message","still connected","r-1"]')
-    while not (text := await raw.receive_text()).startswith("431"):
-        pass
-    assert json.loads(text[3:]) == [{"id": 1}]
+    await assert_still_chats(raw, "still connected")
     raw.close()
     assert server.log.errors == []
 
@@ -329,10 +337,7 @@ async def test_a_flood_of_events_is_answered_and_told_to_slow_down_once_a_second
 
 
 async def test_a_socketio_message_over_64_KiB_closes_with_1009(chat_server):
-    raw = await RawWebsocket.connect(chat_server.port, ENGINEIO)
-    await raw.receive_text()
-    raw.send("40")
-    await raw.receive_text()
+    raw = await raw_socketio(chat_server.port)
     raw.send('42["chat message","' + "x" * 70_000 + '"]')
     assert await raw.close_code() == 1009
 
@@ -466,16 +471,10 @@ async def test_an_auth_the_server_cant_read_is_refused_with_its_reason(stage):
 async def test_arguments_nested_deeper_than_the_limit_are_refused_not_a_recursion_error(chat_server):
     """Review: the JSON chat's nesting limit did not hold on Socket.IO; 100,000 brackets would
     reach Python's recursion limit in the packet parser."""
-    raw = await RawWebsocket.connect(chat_server.port, ENGINEIO)
-    await raw.receive_text()
-    raw.send("40")
-    await raw.receive_text()
+    raw = await raw_socketio(chat_server.port)
     raw.send('42["chat message",' + "[" * 30_000 + "]" * 30_000 + "]")
     assert "nest deeper than" in (await refused_answer(raw))["error"]
-    raw.send('421["chat message","still here","r-1"]')
-    while not (text := await raw.receive_text()).startswith("431"):
-        pass
-    assert json.loads(text[3:]) == [{"id": 1}]
+    await assert_still_chats(raw)
     raw.close()
     assert chat_server.log.errors == []
 
@@ -508,26 +507,17 @@ async def test_a_client_can_neither_leave_nor_join_the_servers_own_rooms(chat_se
 async def test_a_packet_python_socketio_cant_use_is_refused_not_a_server_error(chat_server, packet):
     """Review: an event whose data is no list starting with a name (or an unknown packet type)
     failed inside python-socketio: an error at the top of the teacher's next cell, no answer."""
-    raw = await RawWebsocket.connect(chat_server.port, ENGINEIO)
-    await raw.receive_text()
-    raw.send("40")
-    await raw.receive_text()
+    raw = await raw_socketio(chat_server.port)
     raw.send(packet)
     assert (await refused_answer(raw))["error"]
-    raw.send('421["chat message","still here","r-1"]')
-    while not (text := await raw.receive_text()).startswith("431"):
-        pass
-    assert json.loads(text[3:]) == [{"id": 1}]
+    await assert_still_chats(raw)
     raw.close()
     assert chat_server.log.errors == []
 
 
 async def test_a_refused_packet_with_an_ack_id_gets_its_ack(chat_server):
     """Review: a packet refused before it was read (too deep) lost its ack id: ``call`` timed out."""
-    raw = await RawWebsocket.connect(chat_server.port, ENGINEIO)
-    await raw.receive_text()
-    raw.send("40")
-    await raw.receive_text()
+    raw = await raw_socketio(chat_server.port)
     raw.send('427["chat message",' + "[" * 100 + "]" * 100 + "]")
     while not (text := await raw.receive_text()).startswith("437"):
         pass
@@ -559,10 +549,7 @@ async def test_a_connect_handler_without_auth_still_connects_clients():
 async def test_a_flood_of_refused_packets_is_held_to_the_rate_limit(chat_server):
     """Review: refusals made while reading a packet skipped the rate limit and its notice:
     200 ``42["connect"]`` brought back 200 ``refused`` events."""
-    raw = await RawWebsocket.connect(chat_server.port, ENGINEIO)
-    await raw.receive_text()
-    raw.send("40")
-    await raw.receive_text()
+    raw = await raw_socketio(chat_server.port)
     started = time.monotonic()
     for n in range(200):
         raw.send(f'42{n}["connect"]')
