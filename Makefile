@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test lint export notebooks student screenshots clean
+.PHONY: setup lab test lint bench export notebooks student screenshots clean
 
 setup: $(STAMP) node_modules/.installed tests/node_modules/.installed
 
@@ -36,7 +36,17 @@ lab: setup
 		$$([ "$$(id -u)" -eq 0 ] && echo --allow-root) $(LAB_ARGS)
 
 lint: setup
-	$(BIN)/ruff check helpers tests tools
+	$(BIN)/ruff check helpers tests tools bench
+
+# The reference Node servers and the load generator of `make bench` (bench/package.json).
+bench/node_modules/.installed: bench/package.json bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund --silent && touch $@
+
+# The workbook's servers against the original Node servers (Express + ws, socket.io), side by
+# side on loopback: writes bench/results.md and bench/results.png. A few minutes; needs Node.
+BENCH_ARGS ?=
+bench: setup bench/node_modules/.installed
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Unit, integration and notebook tests in one run: pytest over tests/, nbval (strict) over notebooks/.
 # The notebooks' servers get a free port (WORKBOOK_PORT), so a workbook open in JupyterLab on

@@ -12,7 +12,9 @@ client, never silent:
 - a websocket peer that stops answering pings for ``heartbeat`` s (plus half): dropped, and
   the chat hears it left;
 - an HTTP connection that sends no whole request within ``idle`` s (slowloris): closed;
-- a Socket.IO client that lets more than ``queue`` packets wait unread: disconnected.
+- a Socket.IO client that lets more than ``queue`` packets wait unread: disconnected;
+- a websocket client that leaves more than ``unsent_bytes`` waiting in the server's send
+  buffer (the fast broadcast of notebook 11): dropped.
 
 They are per server (``app[LIMITS]``), read at each use: a cell can change them on a running
 server (``server.app[LIMITS].rate = 5``). Two are read at start: ``idle`` (aiohttp's
@@ -42,6 +44,7 @@ class Limits:
     heartbeat: float = 15.0
     idle: float = 5.0
     queue: int = 1000
+    unsent_bytes: int = 1 << 20
 
 
 LIMITS = web.AppKey("limits", Limits)

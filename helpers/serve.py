@@ -87,6 +87,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "open, with a new join key that every connection needs, and its QR code "
         f"({ADDRESS_VARIABLE} sets the address)",
     )
+    parser.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run on uvloop, a faster event loop (a notebook's kernel runs asyncio's own)",
+    )
     owners: dict[Option, list[str]] = {}
     for stage, make_app in STAGES.items():
         for option in stage_options(make_app):
@@ -133,7 +138,12 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        asyncio.run(serve(args))
+        if args.uvloop:
+            import uvloop  # only here: the notebooks never need it
+
+            uvloop.run(serve(args))
+        else:
+            asyncio.run(serve(args))
     except PortInUseError as exc:
         print(
             f"Port {exc.port} on {exc.host} is in use by another program. "

@@ -55,6 +55,7 @@ from helpers.app import (
 from helpers.limits import Limits, RateLimit
 from helpers.log import ServerLog
 from helpers.protocol import MAX_DEPTH, nesting
+from helpers.sio_fanout import FanoutManager
 
 __all__ = [
     "CLIENT_DIST",
@@ -108,6 +109,7 @@ def socketio_app(
         engineio_logger=log.logger("engine.io"),
         max_http_buffer_size=app[LIMITS].message_bytes,  # over it: 1009 (websocket) or 400
         serializer=TextPacket,  # a text chat: binary attachments are refused, not read as text
+        client_manager=FanoutManager(),  # one emit to everyone: no task per client (notebook 11)
     )
     sio.attach(app)  # GET/POST/OPTIONS at /socket.io/
     add_socketio_plumbing(app, sio)

@@ -12,9 +12,14 @@ import websockets
 from aiohttp import web
 
 from helpers.app import BINARY_REFUSED, SOCKETS
-from helpers.stages import broadcast as broadcast_stage
-from helpers.stages import echo, json_chat, receive
+from helpers.stages import broadcast as readable_stage
+from helpers.stages import echo, fast_broadcast, json_chat, receive
 from helpers.stages.broadcast import broadcast
+
+BROADCAST_STAGES = [
+    pytest.param(readable_stage, id="readable"),  # notebook 05
+    pytest.param(fast_broadcast, id="fast"),  # notebook 11: the broadcast stage
+]
 
 
 async def recv(ws: websockets.ClientConnection) -> str:
@@ -83,7 +88,8 @@ async def test_invalid_utf8_closes_only_that_client(serve):
 
 
 @pytest.mark.parametrize("except_self", [False, True])
-async def test_broadcast_to_three_clients(serve, except_self):
+@pytest.mark.parametrize("broadcast_stage", BROADCAST_STAGES)
+async def test_broadcast_to_three_clients(serve, broadcast_stage, except_self):
     server = await serve(broadcast_stage.make_app(except_self=except_self))
     clients = [await websockets.connect(server.ws_url) for _ in range(3)]
     await server.log.wait_for("Client connected (3 open)")
@@ -103,7 +109,8 @@ async def test_broadcast_to_three_clients(serve, except_self):
         await client.close()
 
 
-async def test_a_client_vanishing_during_a_broadcast_raises_nothing(serve):
+@pytest.mark.parametrize("broadcast_stage", BROADCAST_STAGES)
+async def test_a_client_vanishing_during_a_broadcast_raises_nothing(serve, broadcast_stage):
     server = await serve(broadcast_stage.make_app())
     stayers = [await websockets.connect(server.ws_url) for _ in range(2)]
     leaver = await websockets.connect(server.ws_url)
@@ -141,7 +148,8 @@ async def test_broadcast_function_skips_a_client_whose_send_fails():
     assert fine[0].got[0] is fine[1].got[0], "encoded once"
 
 
-async def test_thousand_messages_arrive_complete_and_in_order_at_every_client(serve):
+@pytest.mark.parametrize("broadcast_stage", BROADCAST_STAGES)
+async def test_thousand_messages_arrive_complete_and_in_order_at_every_client(serve, broadcast_stage):
     server = await serve(broadcast_stage.make_app())
     clients = [await websockets.connect(server.ws_url) for _ in range(3)]
     await server.log.wait_for("Client connected (3 open)")
@@ -254,7 +262,8 @@ async def test_json_join_rename_users_leave(serve):
     await alice.close()
 
 
-async def test_a_client_that_stops_reading_is_dropped_and_holds_nobody_back(serve):
+@pytest.mark.parametrize("broadcast_stage", BROADCAST_STAGES)
+async def test_a_client_that_stops_reading_is_dropped_and_holds_nobody_back(serve, broadcast_stage):
     """A reader that never reads fills its buffers; the chat goes on, and it is dropped."""
     server = await serve(broadcast_stage.make_app())
     stalled = socket.socket()

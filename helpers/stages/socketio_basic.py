@@ -9,6 +9,7 @@ from aiohttp import web
 
 from helpers.app import LOG, chat_app
 from helpers.sio import SIO, add_socketio_plumbing, on_events
+from helpers.sio_fanout import FanoutManager
 
 EXCEPT_SELF = web.AppKey("except_self", bool)
 
@@ -38,6 +39,7 @@ def make_app(except_self: bool = False) -> web.Application:
         async_mode="aiohttp",
         logger=app[LOG].logger("socket.io"),  # its log lines go to the server log, not stderr
         engineio_logger=app[LOG].logger("engine.io"),
+        client_manager=FanoutManager(),  # one emit to everyone: no task per client (notebook 11)
     )
     sio.attach(app)  # Node: new Server(httpServer)
     add_socketio_plumbing(app, sio)
