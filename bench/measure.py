@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,18 +145,8 @@ def measure_fanout(results: Results, servers: list[Server], rounds: int) -> None
 @contextmanager
 def _all_running(servers: list[Server]) -> Iterator[dict[str, int]]:
     """Every server at once, each on its port (idle ones take no CPU)."""
-    stack: list = []
-    ports: dict[str, int] = {}
-    try:
-        for server in servers:
-            context = running(server)
-            port, _ = context.__enter__()
-            stack.append(context)
-            ports[server.name] = port
-        yield ports
-    finally:
-        for context in reversed(stack):
-            context.__exit__(None, None, None)
+    with ExitStack() as stack:
+        yield {server.name: stack.enter_context(running(server))[0] for server in servers}
 
 
 def measure_latency(results: Results, servers: list[Server]) -> None:

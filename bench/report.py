@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.measure import BENCH, BUSY, FANOUT, IDLE_CLIENTS, NODE_SIO, NODE_WS, RATE, SERVERS, Results
+from bench.measure import BENCH, BUSY, CELL, FANOUT, IDLE_CLIENTS, NODE_SIO, NODE_WS, RATE, SERVERS, Results
 
 TARGETS = [
     # (what, server, peer, clients, at least)
@@ -114,7 +114,7 @@ def markdown(results: Results, rounds: int, seconds: float) -> str:
         "", f"## The kernel while it serves: {BUSY['clients']} clients, {BUSY['rate']} messages/s in all", "",
         "A real Jupyter kernel runs the server (`start_server`, as a notebook does) while the load generator "
         f"keeps {BUSY['clients']} clients busy ({BUSY['clients'] * BUSY['rate']:,} deliveries/s asked); "
-        f"meanwhile a small cell (`{_cell()}`) runs again and again: the time from request to reply.", "",
+        f"meanwhile a small cell (`{CELL}`) runs again and again: the time from request to reply.", "",
         "| server in the kernel | idle p99 | busy p50 | busy p99 | cells run | deliveries (of asked) |",
         "|---|---|---|---|---|---|",
     ]
@@ -126,12 +126,6 @@ def markdown(results: Results, rounds: int, seconds: float) -> str:
     lines += [f"| {name} | {value} |" for name, value in versions()]
     lines += ["", "![deliveries per second against clients](results.png)", ""]
     return "\n".join(lines)
-
-
-def _cell() -> str:
-    from bench.measure import CELL
-
-    return CELL
 
 
 def plot(results: Results, path: Path) -> None:
