@@ -9,6 +9,9 @@ Guarantees:
 - ``start_server`` returns once the server listens, and prints one line with its URL.
 - Running the start cell again replaces the earlier server (same app or a new one): the
   kernel never collides with its own earlier listener.
+- Several servers run side by side under names (``start_server(app, port=3001, name="node-b")``,
+  ``stop_server(name="node-b")``), each with its own log; ``start_server(app)`` is the one
+  named ``"server"``, the only one notebooks 01-11 need.
 - A port held by another workbook kernel of this user is handed over: that kernel's server
   stops (its clients get 1001) and this one starts, saying which notebook held the port
   (``helpers.handover``). A port held by another program gives one line naming the port and
@@ -55,7 +58,9 @@ __all__ = [
     "RunningServer",
     "current_server",
     "open_server",
+    "running_servers",
     "start_server",
+    "stop_all_servers",
     "stop_server",
 ]
 
@@ -163,7 +168,11 @@ class RunningServer:
         return f"<RunningServer {self.url}{shared}>"
 
 
-_current: RunningServer | None = None
+DEFAULT_NAME = "server"
+"""The name of the server ``start_server(app)`` runs: notebooks 01-11 run only this one."""
+
+_servers: dict[str, RunningServer] = {}
+"""The servers this kernel runs, by name."""
 
 _ACCEPT_LOGS: dict[tuple[str, int], ServerLog] = {}
 """The log of each running server, by its listening address, for errors in accepting clients."""
@@ -196,9 +205,14 @@ def _log_accept_errors(server: RunningServer) -> None:
     loop.set_exception_handler(handler)
 
 
-def current_server() -> RunningServer | None:
-    """The server this kernel runs now, if any."""
-    return _current
+def current_server(name: str = DEFAULT_NAME) -> RunningServer | None:
+    """The server this kernel runs now under ``name`` (``start_server(app)``'s, by default), if any."""
+    return _servers.get(name)
+
+
+def running_servers() -> dict[str, RunningServer]:
+    """Every server this kernel runs now, by name."""
+    return dict(_servers)
 
 
 async def open_server(
@@ -264,22 +278,25 @@ async def start_server(
     quiet: bool = False,
     hand_over: bool = True,
     share: bool = False,
+    name: str = DEFAULT_NAME,
 ) -> RunningServer:
-    """Serve ``app`` at ``host``:``port`` from this kernel's loop, replacing an earlier server.
+    """Serve ``app`` at ``host``:``port`` from this kernel's loop, replacing the earlier server of ``name``.
 
     ``port=0`` picks a free port (tests use it). Prints ``Listening at port N: URL``. A port
     held by another of your workbook kernels is handed over to this one, and this one hands
     it on when asked; ``hand_over=False`` (the command line) neither asks nor gives.
     ``share=True`` also listens on the network for a class, with a new join key (``helpers.share``),
-    and prints the link students open with its QR code.
+    and prints the link students open with its QR code. ``name`` runs several servers side by
+    side (``name="node-b"``), each with its own port, log and ``stop_server(name=...)``.
     """
-    global _current, _claim
     sharing = Sharing.new() if share else None  # a wrong WORKBOOK_SHARE_ADDRESS stops nothing
-    await stop_server(quiet=True)
+    await stop_server(quiet=True, name=name)
     port = DEFAULT_PORT if port is None else port
     try:
-        _current = await open_server(app, host=host, port=port, sharing=sharing)
+        server = await open_server(app, host=host, port=port, sharing=sharing)
     except PortInUseError:
+        if (ours := _serving(port)) is not None:  # another server of this kernel: no notebook to ask
+            raise PortInUseError(host, port, f"this kernel's server {ours!r}") from None
         if not hand_over:
             raise
         try:
@@ -287,41 +304,53 @@ async def start_server(
         except handover.HandOverRefused as refused:
             raise PortInUseError(host, port, refused.holder) from None
         try:
-            _current = await open_server(app, host=host, port=port, sharing=sharing)
+            server = await open_server(app, host=host, port=port, sharing=sharing)
         except PortInUseError:  # another notebook asked at the same moment, and bound first
             raise PortInUseError(host, port, "another notebook that took it at the same moment") from None
         if not quiet:
             print(f"Took port {port} over from {holder}: its server stopped.")
+    _servers[name] = server
     if hand_over:
-        _claim = await handover.claim(_current.port, _hand_over)
+        _claims[name] = await handover.claim(server.port, _hand_over)
     if not quiet:  # the address the student's browser can open: through the hub's proxy, on a hub
-        print(f"Listening at port {_current.port}: {browser_url(_current.port, direct=_current.url)}")
-        if _current.share_url is not None:
-            announce(_current.share_url, _current.sharing.note)
-    return _current
+        who = "Listening" if name == DEFAULT_NAME else f"{name}: listening"
+        print(f"{who} at port {server.port}: {browser_url(server.port, direct=server.url)}")
+        if server.share_url is not None:
+            announce(server.share_url, server.sharing.note)
+    return server
 
 
-async def stop_server(*, quiet: bool = False) -> None:
-    """Stop the server this kernel runs (if any) and free its port."""
-    global _current, _claim
-    server = _current
+def _serving(port: int) -> str | None:
+    """The name of this kernel's server at ``port``, if one is there."""
+    return next((name for name, server in _servers.items() if server.port == port), None)
+
+
+async def stop_server(*, quiet: bool = False, name: str = DEFAULT_NAME) -> None:
+    """Stop the server this kernel runs under ``name`` (if any) and free its port."""
+    server = _servers.get(name)
     if server is None:
         if not quiet:
-            print("No server is running.")
+            print("No server is running." if name == DEFAULT_NAME else f"No server {name!r} is running.")
         return
-    await server.stop()  # if this raises, _current still holds the server, to stop again
-    _current = None
-    if _claim is not None:
-        _claim.release()
-        _claim = None
+    await server.stop()  # if this raises, the server is still listed, to stop again
+    del _servers[name]
+    claim = _claims.pop(name, None)
+    if claim is not None:
+        claim.release()
     server.log("Server stopped.")
     if not quiet:
         print(f"Stopped the server at port {server.port}.")
 
 
-_claim: handover.Claim | None = None
+async def stop_all_servers(*, quiet: bool = False) -> None:
+    """Stop every server this kernel runs."""
+    for name in list(_servers):
+        await stop_server(quiet=quiet, name=name)
+
+
+_claims: dict[str, handover.Claim] = {}
 _news: list[str] = []
-"""What happened to this kernel's server between cells, told at the top of the next one."""
+"""What happened to this kernel's servers between cells, told at the top of the next one."""
 
 
 async def _hand_over(port: int, requester: str) -> bool:
@@ -329,9 +358,10 @@ async def _hand_over(port: int, requester: str) -> bool:
 
     ``False`` when we serve no such port any more (another notebook asked first).
     """
-    if _current is None or _current.port != port:
+    name = _serving(port)
+    if name is None:
         return False
-    await stop_server(quiet=True)
+    await stop_server(quiet=True, name=name)
     for hook in PORT_HANDED_OVER:  # our widgets stop reconnecting: they'd join its chat
         hook(port, requester)
     _news.append(
@@ -345,10 +375,10 @@ def report_to_next_cell() -> None:
     """Print what the next cell should know: news of the server, and its unseen errors."""
     while _news:
         print(_news.pop(0))
-    if _current is None:
-        return
-    for error in _current.log.take_unreported_errors():
-        print(f"Server: {error.summary}")
+    for name, server in list(_servers.items()):
+        who = "Server" if name == DEFAULT_NAME else f"Server {name}"
+        for error in server.log.take_unreported_errors():
+            print(f"{who}: {error.summary}")
 
 
 before_each_cell(cell_began)

@@ -31,7 +31,10 @@ OPTION_HELP = {
     "except_self": "leave the sender out of each message it sends to everyone",
     "cors_allowed_origins": "origins whose pages may connect, e.g. http://localhost:5173 "
     "(default: this server's own; a list replaces it, so list this server too)",
-    "db": "SQLite file that keeps the chat's messages across restarts (default: in memory)",
+    "db": "SQLite file that keeps the chat's messages across restarts (default: in memory); "
+    "processes sharing a --message-queue share it too",
+    "message_queue": "Redis URL, e.g. redis://127.0.0.1:6390/0: one chat across every server "
+    "process on it (notebook 12)",
 }
 """What each ``make_app`` parameter does, for ``--help``."""
 
@@ -56,7 +59,7 @@ def stage_options(make_app: Callable[..., Any]) -> list[Option]:
         hint = hints.get(name)
         if hint is bool:
             kind = "flag"
-        elif hint is str:
+        elif hint is str or hint == str | None:
             kind = "text"
         elif hint is int:
             kind = "number"

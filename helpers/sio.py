@@ -90,9 +90,13 @@ Origins = list[str] | Callable[[str], bool] | None
 
 
 def socketio_app(
-    *, cors_allowed_origins: Origins = None, always_connect: bool = False
+    *, cors_allowed_origins: Origins = None, always_connect: bool = False, message_queue: str | None = None
 ) -> tuple[web.Application, socketio.AsyncServer]:
     """``chat_app()`` plus a Socket.IO server at ``/socket.io/``, as notebook 07 builds it; returns both.
+
+    ``message_queue`` (``redis://127.0.0.1:6390/0``) shares emits, rooms and private messages
+    with every server process on the same Redis (python-socketio's ``AsyncRedisManager``,
+    notebook 12); without it, emits reach this process's clients, one task for all of them.
 
     ``cors_allowed_origins=None`` (the default) accepts pages from this server only. Give a
     list of exact origins to accept others too; never ``'*'`` (anyone) nor ``[]`` (which
@@ -109,13 +113,32 @@ def socketio_app(
         engineio_logger=log.logger("engine.io"),
         max_http_buffer_size=app[LIMITS].message_bytes,  # over it: 1009 (websocket) or 400
         serializer=TextPacket,  # a text chat: binary attachments are refused, not read as text
-        client_manager=FanoutManager(),  # one emit to everyone: no task per client (notebook 11)
+        client_manager=client_manager(app, message_queue),
     )
     sio.attach(app)  # GET/POST/OPTIONS at /socket.io/
     add_socketio_plumbing(app, sio)
     if isinstance(cors_allowed_origins, list):  # the same pages may open a websocket at all
         allow_origins(app, *cors_allowed_origins)
     return app, sio
+
+
+def client_manager(app: web.Application, message_queue: str | None) -> socketio.AsyncManager:
+    """Who gets an emit: every process on ``message_queue``, else this process's clients, fast."""
+    if message_queue is None:
+        return FanoutManager()  # one emit to everyone: no task per client (notebook 11)
+    manager = socketio.AsyncRedisManager(message_queue, logger=app[LOG].logger("socket.io"))
+    app.on_cleanup.append(partial(_close_queue, manager))
+    return manager
+
+
+async def _close_queue(manager: socketio.AsyncRedisManager, app: web.Application) -> None:
+    """Stop listening to Redis with the server: a stopped server in a kernel keeps no task behind."""
+    listener = getattr(manager, "thread", None)  # started with the first client (``initialize``)
+    if isinstance(listener, asyncio.Future):
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+    if manager.redis is not None:
+        await manager.redis.aclose()
 
 
 def add_socketio_plumbing(app: web.Application, sio: socketio.AsyncServer) -> web.Application:

@@ -12,12 +12,12 @@ from aiohttp import web
 
 from helpers.stages import (
     broadcast,
+    broadcast_bus,
+    chat_cluster,
     echo,
-    fast_broadcast,
     json_chat,
     receive,
     socketio_basic,
-    socketio_chat,
     socketio_features,
     static,
 )
@@ -26,23 +26,25 @@ STAGES: dict[str, Callable[..., web.Application]] = {
     "static": static.make_app,
     "receive": receive.make_app,
     "echo": echo.make_app,
-    "broadcast": fast_broadcast.make_app,
+    "broadcast": broadcast_bus.make_app,
     "broadcast-readable": broadcast.make_app,
     "json": json_chat.make_app,
     "socketio": socketio_basic.make_app,
     "socketio-features": socketio_features.make_app,
-    "socketio-chat": socketio_chat.make_app,
+    "socketio-chat": chat_cluster.make_app,
 }
 
 DESCRIPTIONS = {
     "static": "serve public/ (notebook 01)",
     "receive": "log each websocket message (notebook 03)",
     "echo": "send each message back (notebook 04)",
-    "broadcast": "send each message to every client, on the fast path (notebooks 05 and 11)",
+    "broadcast": "send each message to every client, on the fast path (notebooks 05 and 11), "
+    "across processes with --message-queue (notebook 12)",
     "broadcast-readable": "the same, with the readable broadcast of notebook 05",
     "json": "a chat with nicknames over a JSON protocol (notebook 06)",
     "socketio": "the official Socket.IO tutorial's chat (notebook 07)",
     "socketio-features": "its homework: nicknames, typing, who, private messages, rooms (notebook 08)",
-    "socketio-chat": "all of that, with messages stored and replayed (notebook 09)",
+    "socketio-chat": "all of that, with messages stored and replayed (notebook 09), "
+    "across processes with --message-queue and a shared --db (notebook 12)",
 }
 """What each stage is, for ``--help``."""

@@ -88,9 +88,16 @@ async def chat_message(
 EVENTS["chat message"] = chat_message
 
 
-def make_app(cors_allowed_origins: Origins = None, db: str = ":memory:") -> web.Application:
-    """Notebook 8's chat, with every message kept in ``db`` and replayed to who missed it."""
-    app, _ = socketio_app(cors_allowed_origins=cors_allowed_origins, always_connect=True)
+def make_app(
+    cors_allowed_origins: Origins = None, db: str = ":memory:", message_queue: str | None = None
+) -> web.Application:
+    """Notebook 8's chat, with every message kept in ``db`` and replayed to who missed it.
+
+    ``message_queue`` (a Redis URL) shares its emits with other processes: notebook 12.
+    """
+    app, _ = socketio_app(
+        cors_allowed_origins=cors_allowed_origins, always_connect=True, message_queue=message_queue
+    )
     app[NICKS], app[GUESTS], app[SERVER_ROOMS] = {}, count(1), frozenset({CHAT})
     app[STORE], app[TURNS] = MessageStore(db), asyncio.Lock()
     app.cleanup_ctx.append(open_store)

@@ -1,0 +1,176 @@
+"""The code of notebook 12, "Scaling out", as the workbook runs it."""
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from helpers.sio import SIO, Origins, Refused, on_events, until_sent
+from helpers.stages import socketio_chat, socketio_features
+from helpers.stages.broadcast_bus import BUS, use_bus
+from helpers.stages.socketio_chat import CHAT, REPLAY_BATCH, STORE, TURNS, replay, replay_from, wire
+from helpers.stages.socketio_features import NICKS
+
+
+@dataclass
+class Node:
+    """This process's share of the chat: its clients, and how far it sent them the stored chat."""
+
+    host: str = field(default_factory=lambda: uuid.uuid4().hex)
+    cursor: int = 0  # the last stored message this process sent its clients live
+    ahead: dict[str, int] = field(default_factory=dict)  # sid -> its offset, when beyond the cursor
+    local: dict[str, str | None] = field(default_factory=dict)  # sid -> client id, of our clients
+
+
+NODE = web.AppKey("node", Node)
+
+
+async def deliver(app: web.Application) -> None:
+    """Send this process's clients the stored messages after the cursor, oldest first.
+
+    Every process does this, from the one shared store: all clients see one order.
+    """
+    node = app[NODE]
+    async with app[TURNS]:
+        for message in app[STORE].since(node.cursor):
+            skip = [sid for sid, upto in node.ahead.items() if upto >= message.id]
+            await app[SIO].emit("chat message", wire(message), room=CHAT, skip_sid=skip, ignore_queue=True)
+            node.cursor = message.id
+        node.ahead = {sid: upto for sid, upto in node.ahead.items() if upto > node.cursor}
+
+
+async def chat_message(
+    app: web.Application, sid: str, text: Any = None, client_offset: Any = None
+) -> dict:
+    """Store the message once; ring the bell: every process delivers it from the store."""
+    text = socketio_features.clean(text, "text", socketio_features.MAX_TEXT)
+    offset = client_offset if isinstance(client_offset, str) else None
+    message, is_new = app[STORE].add(socketio_features.nick_of(app, sid), text, offset)
+    if is_new:
+        await app[BUS].publish("message")  # Redis down: the others find it at their next tick
+    await deliver(app)
+    return {"id": message.id}
+
+
+ONLINE = """
+CREATE TABLE IF NOT EXISTS online (sid TEXT PRIMARY KEY, nick TEXT, host TEXT, client TEXT);
+CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, seen REAL);
+"""
+HOST_TIMEOUT = 3.0  # seconds: a process not seen for this long is gone, with its clients
+
+
+def share_who(app: web.Application) -> None:
+    """Write who is online here to the shared store; read who is online elsewhere into NICKS."""
+    node, db, now = app[NODE], app[STORE].db, time.time()
+    mine = [(sid, app[NICKS].get(sid, "?"), node.host, client) for sid, client in node.local.items()]
+    with db:  # one transaction
+        db.execute("INSERT OR REPLACE INTO hosts VALUES (?, ?)", (node.host, now))
+        db.execute("DELETE FROM hosts WHERE seen < ?", (now - HOST_TIMEOUT,))
+        db.execute("DELETE FROM online WHERE host = ? OR host NOT IN (SELECT host FROM hosts)", (node.host,))
+        db.executemany("INSERT OR REPLACE INTO online VALUES (?, ?, ?, ?)", mine)
+    others = db.execute("SELECT sid, nick FROM online WHERE host != ?", (node.host,)).fetchall()
+    app[NICKS].clear()  # the same dict: notebook 8's handlers read it
+    app[NICKS].update({**dict(others), **{sid: nick for sid, nick, _, _ in mine}})
+
+
+async def heard(app: web.Application, data: bytes | None) -> None:
+    """The bell (or a quiet tick): deliver what is new, and refresh who is online."""
+    if app[STORE].db is not None:  # the server runs
+        if data != b"message":
+            share_who(app)
+        await deliver(app)
+
+
+async def told_everyone(app: web.Application) -> None:
+    share_who(app)
+    await app[BUS].publish("who")
+
+
+async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> None:
+    """Notebook 9's connect, for many processes: the replay stops at this process's cursor."""
+    client = auth.get("clientId") if isinstance(auth, dict) else None
+    node = app[NODE]
+    node.local[sid] = client if isinstance(client, str) else None
+    if node.local[sid] is not None:  # its earlier connection, on a server that died, is a ghost
+        with app[STORE].db as db:
+            db.execute("DELETE FROM online WHERE client = ? AND host != ?", (client, node.host))
+        share_who(app)
+    await socketio_features.connect(app, sid, environ, auth)
+    await told_everyone(app)
+    offset = replay_from(auth, app[STORE].last_id)
+    if offset is not None:
+        while batch := [m for m in app[STORE].since(offset, limit=REPLAY_BATCH) if m.id <= node.cursor]:
+            await replay(app, sid, batch)
+            await until_sent(app, sid, below=REPLAY_BATCH)
+            offset = batch[-1].id
+    async with app[TURNS]:  # up to the cursor now; after it, deliver() sends the rest
+        if offset is not None:
+            await replay(app, sid, [m for m in app[STORE].since(offset) if m.id <= node.cursor])
+            if offset > node.cursor:
+                node.ahead[sid] = offset
+        await app[SIO].enter_room(sid, CHAT)
+
+
+async def disconnect(app: web.Application, sid: str, reason: str) -> None:
+    app[NODE].local.pop(sid, None)
+    app[NODE].ahead.pop(sid, None)
+    await socketio_features.disconnect(app, sid, reason)
+    await told_everyone(app)
+
+
+async def nick(app: web.Application, sid: str, new: Any = None) -> dict:
+    answer = await socketio_features.nick(app, sid, new)
+    await told_everyone(app)
+    return answer
+
+
+def bus_is_up(app: web.Application, event: str) -> None:
+    """Refuse what would be lost: with Redis down, an emit reaches only this process."""
+    if not app[BUS].up:
+        raise Refused(f"{event} can't reach the other servers now (Redis is down): try again")
+
+
+async def private_message(app: web.Application, sid: str, to: Any = None, text: Any = None) -> dict:
+    if to not in {app[NICKS].get(other) for other in app[NODE].local}:
+        bus_is_up(app, "a private message")
+    return await socketio_features.private_message(app, sid, to, text)
+
+
+async def room_message(app: web.Application, sid: str, room: Any = None, text: Any = None) -> dict:
+    bus_is_up(app, "a room message")
+    return await socketio_features.room_message(app, sid, room, text)
+
+
+EVENTS = {
+    **socketio_chat.EVENTS, "connect": connect, "disconnect": disconnect, "chat message": chat_message,
+    "nick": nick, "private message": private_message, "room message": room_message,
+}
+
+
+def make_app(
+    cors_allowed_origins: Origins = None, db: str = ":memory:", message_queue: str | None = None
+) -> web.Application:
+    """Notebook 9's chat; with ``message_queue``, one chat across every process on that Redis.
+
+    The processes share ``db`` too (a file): its ids give every message one place in one order.
+    """
+    app = socketio_chat.make_app(cors_allowed_origins, db, message_queue)
+    if message_queue is None:
+        return app
+    if db == ":memory:":
+        raise ValueError("processes sharing a message queue share their messages too: give db a file")
+    app[NODE] = Node()
+    use_bus(app, message_queue, "chat", heard)
+    app.on_startup.append(open_shared)
+    on_events(app, EVENTS)
+    return app
+
+
+async def open_shared(app: web.Application) -> None:
+    """The store is open (notebook 9's ``open_store``): let processes share it, and start live."""
+    db = app[STORE].db
+    db.execute("PRAGMA journal_mode=WAL")  # readers and a writer, in many processes, at once
+    db.executescript(ONLINE)
+    app[NODE].cursor = app[STORE].last_id  # clients get older messages by replay, not live
