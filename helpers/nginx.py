@@ -17,6 +17,7 @@ opened (nginx's), and a foreign page is still refused.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ from helpers.programs import Program, start_program
 
 __all__ = ["NGINX_PORT", "Nginx", "NginxMissing", "nginx_config", "nginx_installed", "start_nginx"]
 
-NGINX_PORT = 8080
+NGINX_PORT = int(os.environ.get("WORKBOOK_NGINX_PORT", "8080"))
 COOKIE = "chat_node"
 INSTALL = "sudo apt-get install nginx   (Debian, Ubuntu; `make test` in CI installs it)"
 
@@ -128,6 +129,8 @@ class Nginx:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
+
+    key = None  # nginx asks for no join key: ``page(nginx, "chat.html")`` links to it as to a server
 
     @property
     def config(self) -> str:

@@ -20,7 +20,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Program", "ProgramFailed", "running_programs", "start_program", "stop_all_programs"]
+__all__ = [
+    "Program", "ProgramFailed", "running_programs", "start_program", "start_serve", "stop_all_programs",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 """The workbook's folder: ``python -m helpers.serve`` runs from here."""
@@ -118,6 +120,19 @@ async def start_program(
     if port is not None:
         await _until_listening(program, port, timeout)
     return program
+
+
+async def start_serve(name: str, port: int, stage: str, **options: str | bool) -> Program:
+    """``python -m helpers.serve --stage STAGE --port PORT --OPTION VALUE...`` as program ``name``.
+
+    The very server a notebook runs in its kernel, in a process of its own: what a real
+    deployment runs, several times, behind a load balancer.
+    """
+    argv = [sys.executable, "-m", "helpers.serve", "--stage", stage, "--port", str(port)]
+    for option, value in options.items():
+        flag = "--" + option.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return await start_program(name, argv, port=port)
 
 
 async def _until_listening(program: Program, port: int, timeout: float) -> None:

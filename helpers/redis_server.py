@@ -7,6 +7,7 @@ broadcast publish there, and every server process subscribes. This one keeps not
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from helpers.programs import Program, start_program
 
 __all__ = ["REDIS_PORT", "Redis", "RedisMissing", "redis_installed", "start_redis"]
 
-REDIS_PORT = 6390
+REDIS_PORT = int(os.environ.get("WORKBOOK_REDIS_PORT", "6390"))
 """Not Redis's usual 6379: a Redis already running on this machine is left alone."""
 
 INSTALL = "sudo apt-get install redis-server   (Debian, Ubuntu; `make test` in CI installs it)"

@@ -141,7 +141,8 @@ class SocketIOChatClient(SocketIOClient):
         self.entry.observe(self._typed, "value")
 
     def auth(self) -> dict[str, Any]:
-        return {"nick": self.nick, "serverOffset": self.offset}
+        # clientId: a server it reconnects to gives it back its nickname (notebook 12)
+        return {"nick": self.nick, "serverOffset": self.offset, "clientId": self.client_id}
 
     async def say(self, text: str) -> bool:
         """Show ``text`` at once, then deliver it exactly once, retrying until acknowledged."""

@@ -164,3 +164,28 @@ async def test_a_kernel_without_that_server_does_not_hand_over_a_port():
     """Two notebooks asking at once: the second gets "not released", not a bogus yes."""
     assert lifecycle.current_server() is None
     assert await lifecycle._hand_over(3000, "another notebook") is False
+
+
+async def test_named_servers_run_side_by_side_each_with_its_own_log_and_stop(capsys):
+    """Notebook 12 runs two chat servers in one kernel: names keep them apart."""
+    main = await start_server(static.make_app(), port=0, quiet=True)
+    node_b = await start_server(echo.make_app(), port=0, name="node-b")
+    try:
+        assert capsys.readouterr().out == f"node-b: listening at port {node_b.port}: {node_b.url}\n"
+        assert current_server() is main and current_server("node-b") is node_b
+        assert lifecycle.running_servers() == {"server": main, "node-b": node_b}
+        async with websockets.connect(node_b.ws_url) as ws:
+            await ws.send("hi")
+            assert await asyncio.wait_for(ws.recv(), 3) == "hi"
+        assert any("Client connected" in line for line in node_b.log.lines)
+        assert not any("Client connected" in line for line in main.log.lines)
+        with pytest.raises(PortInUseError, match="this kernel's server 'server'"):
+            await start_server(static.make_app(), port=main.port, quiet=True, name="node-c")
+        await stop_server(name="node-b")
+        assert await get_status(main.url) == 200  # the other one still serves
+        assert current_server("node-b") is None
+        await stop_server(name="node-b")
+        assert capsys.readouterr().out.endswith("No server 'node-b' is running.\n")
+    finally:
+        await lifecycle.stop_all_servers(quiet=True)
+    assert lifecycle.running_servers() == {}

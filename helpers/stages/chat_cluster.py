@@ -93,10 +93,8 @@ async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> N
     client = auth.get("clientId") if isinstance(auth, dict) else None
     node = app[NODE]
     node.local[sid] = client if isinstance(client, str) else None
-    if node.local[sid] is not None:  # its earlier connection, on a server that died, is a ghost
-        with app[STORE].db as db:
-            db.execute("DELETE FROM online WHERE client = ? AND host != ?", (client, node.host))
-        share_who(app)
+    if node.local[sid] is not None:  # the same client connected elsewhere: a server that died
+        await take_over(app, client)
     await socketio_features.connect(app, sid, environ, auth)
     await told_everyone(app)
     offset = replay_from(auth, app[STORE].last_id)
@@ -113,6 +111,16 @@ async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> N
         await app[SIO].enter_room(sid, CHAT)
 
 
+async def take_over(app: web.Application, client: str) -> None:
+    """This client's earlier connection, on another process, is over: its nickname is free again."""
+    with app[STORE].db as db:
+        query = "DELETE FROM online WHERE client = ? AND host != ? RETURNING sid"
+        earlier = db.execute(query, (client, app[NODE].host)).fetchall()
+    share_who(app)
+    for (sid,) in earlier:  # if that process still runs, it lets the client go
+        await app[SIO].disconnect(sid)
+
+
 async def disconnect(app: web.Application, sid: str, reason: str) -> None:
     app[NODE].local.pop(sid, None)
     app[NODE].ahead.pop(sid, None)
@@ -120,7 +128,13 @@ async def disconnect(app: web.Application, sid: str, reason: str) -> None:
     await told_everyone(app)
 
 
+async def who(app: web.Application, sid: str) -> dict:
+    share_who(app)  # the shared store is the truth; the bell may still be on its way
+    return await socketio_features.who(app, sid)
+
+
 async def nick(app: web.Application, sid: str, new: Any = None) -> dict:
+    share_who(app)
     answer = await socketio_features.nick(app, sid, new)
     await told_everyone(app)
     return answer
@@ -133,6 +147,7 @@ def bus_is_up(app: web.Application, event: str) -> None:
 
 
 async def private_message(app: web.Application, sid: str, to: Any = None, text: Any = None) -> dict:
+    share_who(app)
     if to not in {app[NICKS].get(other) for other in app[NODE].local}:
         bus_is_up(app, "a private message")
     return await socketio_features.private_message(app, sid, to, text)
@@ -145,7 +160,7 @@ async def room_message(app: web.Application, sid: str, room: Any = None, text: A
 
 EVENTS = {
     **socketio_chat.EVENTS, "connect": connect, "disconnect": disconnect, "chat message": chat_message,
-    "nick": nick, "private message": private_message, "room message": room_message,
+    "who": who, "nick": nick, "private message": private_message, "room message": room_message,
 }
 
 

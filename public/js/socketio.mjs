@@ -43,7 +43,9 @@ const socket = io({
   path: socketioPath(),
   query: key === null ? {} : { key },
   reconnectionDelayMax: 10000, // retry less and less often, as the other pages do
-  auth: { serverOffset: 0 } // the last chat message seen: the server replays what came after
+  // serverOffset: the last chat message seen, the server replays what came after; clientId:
+  // who this page is, so that a server it reconnects to gives it back its nickname (notebook 12)
+  auth: { serverOffset: 0, clientId }
 })
 
 socket.on('connect', () => {

@@ -1,0 +1,47 @@
+"""What the scale-out tests need: Debian's redis-server and nginx, and free loopback ports.
+
+Importable as ``scale_support`` (pytest puts tests/ on ``sys.path``). A missing program
+skips the test with the reason and how to install it; with ``CI=true`` it fails instead:
+``.ci/run`` installs both, so in CI these tests always run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from helpers.nginx import INSTALL as NGINX_INSTALL
+from helpers.nginx import nginx_installed
+from helpers.redis_server import INSTALL as REDIS_INSTALL
+from helpers.redis_server import redis_installed
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+PROGRAMS = {"redis-server": (redis_installed, REDIS_INSTALL), "nginx": (nginx_installed, NGINX_INSTALL)}
+
+
+def missing(*names: str) -> str | None:
+    """Why a test of these programs can't run here, or ``None``."""
+    absent = [name for name in names if PROGRAMS[name][0]() is None]
+    if not absent:
+        return None
+    return "; ".join(f"{name} is not installed ({PROGRAMS[name][1]})" for name in absent)
+
+
+def needs(*names: str) -> None:
+    """Skip (fail in CI) unless every program in ``names`` is installed."""
+    why = missing(*names)
+    if why is None:
+        return
+    if IN_CI:
+        pytest.fail(f"{why}: CI=true, the scale-out tests must run", pytrace=False)
+    pytest.skip(why)
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the OS's choice)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
