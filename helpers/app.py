@@ -265,7 +265,11 @@ def _trusted(origin: str, host: str, request: web.Request, doors: Doors, proxied
     if proxied:  # the proxy passes the page's Origin and the Jupyter server's Host on as they are
         return parts.netloc.lower() == host.lower()
     local_port = request.transport.get_extra_info("sockname")[1] if request.transport else None
-    return parts.hostname.lower() in doors.names and (parts.port or 80) == local_port
+    if parts.hostname.lower() not in doors.names:
+        return False
+    # behind a load balancer on this machine (nginx, notebook 12) the page and the Host name
+    # the balancer's port: the page came from the address the request was sent to
+    return (parts.port or 80) == local_port or parts.netloc.lower() == host.lower()
 
 
 @web.middleware
