@@ -20,11 +20,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.programs import Program, start_program
+from helpers.programs import Program, start_program, temporary_folder
 
 __all__ = ["NGINX_PORT", "Nginx", "NginxMissing", "nginx_config", "nginx_installed", "start_nginx"]
 
@@ -138,10 +137,9 @@ class Nginx:
 
     async def stop(self) -> None:
         await self.program.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
     def __repr__(self) -> str:
-        servers = ", ".join(f"{name} at {port}" for name, port in self.backends.items())
+        servers = ", ".join(f"{name} (port {port})" for name, port in self.backends.items())
         return f"<Nginx {self.url} in front of {servers}>"
 
 
@@ -150,8 +148,8 @@ async def start_nginx(backends: dict[str, int], port: int = NGINX_PORT) -> Nginx
     nginx = nginx_installed()
     if nginx is None:
         raise NginxMissing()
-    folder = Path(tempfile.mkdtemp(prefix="chat-workbook-nginx-"))
+    folder = temporary_folder("nginx")
     folder.chmod(0o755)  # run as root, nginx's workers are `nobody`: they read and write here
     (folder / "nginx.conf").write_text(nginx_config(port, backends, folder))
     argv = [nginx, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", "stderr", "-g", "daemon off;"]
-    return Nginx(port, dict(backends), folder, await start_program("nginx", argv, port=port))
+    return Nginx(port, dict(backends), folder, await start_program("nginx", argv, port=port, folder=folder))

@@ -14,14 +14,17 @@ import atexit
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
     "Program", "ProgramFailed", "running_programs", "start_program", "start_serve", "stop_all_programs",
+    "temporary_folder",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +34,30 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 3.0
 PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform == "linux" else None
+
+
+def temporary_folder(kind: str) -> Path:
+    """A new temporary folder for a program of ``kind``, named after this process.
+
+    A kernel that was killed could not remove its programs' folders: those of processes that
+    are gone are removed here, the next time a program starts.
+    """
+    parent = Path(tempfile.gettempdir())
+    for old in parent.glob("chat-workbook-*-*-*"):
+        pid = old.name.split("-")[3]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"chat-workbook-{kind}-{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 class ProgramFailed(RuntimeError):
@@ -56,6 +83,7 @@ class Program:
     process: asyncio.subprocess.Process
     output: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     reader: asyncio.Task[None] | None = None
+    folder: Path | None = None  # its temporary folder, removed when it stops
 
     @property
     def pid(self) -> int:
@@ -77,6 +105,8 @@ class Program:
                 await self.process.wait()
         if self.reader is not None:
             await asyncio.gather(self.reader, return_exceptions=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
         if _PROGRAMS.get(self.name) is self:
             del _PROGRAMS[self.name]
         return self.process.returncode
@@ -92,7 +122,7 @@ class Program:
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"exited {self.process.returncode}"
-        return f"<Program {self.name} port={self.port} {state}>"
+        return f"<Program {self.name} on port {self.port}, {state}>"
 
 
 _PROGRAMS: dict[str, Program] = {}
@@ -104,9 +134,13 @@ def running_programs() -> dict[str, Program]:
 
 
 async def start_program(
-    name: str, argv: list[str], *, port: int | None = None, cwd: Path = ROOT, timeout: float = START_TIMEOUT
+    name: str, argv: list[str], *, port: int | None = None, cwd: Path = ROOT, timeout: float = START_TIMEOUT,
+    folder: Path | None = None,
 ) -> Program:
-    """Start ``argv`` as ``name`` (replacing an earlier one), and return once ``port`` accepts."""
+    """Start ``argv`` as ``name`` (replacing an earlier one), and return once ``port`` accepts.
+
+    ``folder``, a temporary folder of the program's, is removed when it stops.
+    """
     if name in _PROGRAMS:
         await _PROGRAMS[name].stop()
     process = await asyncio.create_subprocess_exec(
@@ -114,7 +148,7 @@ async def start_program(
         stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_kernel,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    program = Program(name, argv, port, process)
+    program = Program(name, argv, port, process, folder=folder)
     program.reader = asyncio.get_running_loop().create_task(program._read(), name=f"{name} output")
     _PROGRAMS[name] = program
     if port is not None:
@@ -168,3 +202,5 @@ def _stop_at_exit() -> None:
         if program.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(program.pid, signal.SIGTERM)
+        if program.folder is not None:
+            shutil.rmtree(program.folder, ignore_errors=True)

@@ -7,13 +7,15 @@ broadcast publish there, and every server process subscribes. This one keeps not
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from helpers.programs import Program, start_program
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from helpers.programs import Program, start_program, temporary_folder
 
 __all__ = ["REDIS_PORT", "Redis", "RedisMissing", "redis_installed", "start_redis"]
 
@@ -43,21 +45,46 @@ class Redis:
     """A running ``redis-server``: its URL, and ``restart()``/``stop()``."""
 
     port: int
-    folder: Path
     program: Program
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    async def halt(self) -> None:
+        """Stop it, as a crash would: every connection to it breaks, everything it held is gone."""
+        await self.program.kill()
+
+    async def resume(self) -> None:
+        """Start it again on the same port, empty."""
+        self.program = await _run(self.port)
+
     async def restart(self) -> None:
-        """Stop it (everything it held is gone) and start it again on the same port."""
-        await self.program.stop()
-        self.program = await _run(self.port, self.folder)
+        await self.halt()
+        await self.resume()
+
+    async def subscribers(self, *channels: str) -> dict[str, int]:
+        """How many connections listen on each channel now (``PUBSUB NUMSUB``); ``{}`` if Redis is down."""
+        client = aioredis.Redis.from_url(self.url)
+        try:
+            return {name.decode(): count for name, count in await client.pubsub_numsub(*channels)}
+        except (RedisError, OSError):
+            return {}
+        finally:
+            await client.aclose()
+
+    async def until_subscribed(self, expected: dict[str, int], timeout: float = 30.0) -> float:
+        """Wait until each channel has its number of listeners; the seconds it took."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while (now := await self.subscribers(*expected)) != expected:
+            if loop.time() - start > timeout:
+                raise TimeoutError(f"listeners after {timeout} s: {now}, not {expected}")
+            await asyncio.sleep(0.05)
+        return loop.time() - start
 
     async def stop(self) -> None:
         await self.program.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
     def __repr__(self) -> str:
         return f"<Redis {self.url} {'running' if self.program.running else 'stopped'}>"
@@ -67,13 +94,13 @@ async def start_redis(port: int = REDIS_PORT) -> Redis:
     """Start ``redis-server`` on 127.0.0.1:``port`` (replacing the one started before)."""
     if redis_installed() is None:
         raise RedisMissing()
-    folder = Path(tempfile.mkdtemp(prefix="chat-workbook-redis-"))
-    return Redis(port, folder, await _run(port, folder))
+    return Redis(port, await _run(port))
 
 
-async def _run(port: int, folder: Path) -> Program:
+async def _run(port: int) -> Program:
+    folder = temporary_folder("redis")
     argv = [
         redis_installed() or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
         "--dir", str(folder), "--save", "", "--appendonly", "no", "--daemonize", "no",
     ]
-    return await start_program("redis", argv, port=port)
+    return await start_program("redis", argv, port=port, folder=folder)

@@ -14,6 +14,11 @@ never fails a notebook whose cells prove behaviour. ``image/svg+xml`` is skipped
 shared server's QR code changes with its join key at every run; its text form, the link it
 encodes, is compared (tests/sanitize.cfg makes the key ``KEY``).
 
+Scale-out policy: notebook 12 runs Debian's redis-server and nginx. Without them it is skipped
+with the reason, except in CI (``CI=true``, where ``.ci/run`` installs both), where it must
+run. Their ports are free ones (``WORKBOOK_REDIS_PORT``, ``WORKBOOK_NGINX_PORT``), so a
+workbook open in JupyterLab on this machine keeps its own.
+
 Sharing policy: ``WORKBOOK_SHARE_ADDRESS`` is ``127.0.0.1`` unless the run says otherwise
 (``make test`` sets it too), so a server shared by a test or a notebook cell listens on
 loopback only, and nothing leaves this machine.
@@ -33,16 +38,31 @@ from helpers.lifecycle import RunningServer, start_server, stop_server
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 os.environ.setdefault("WORKBOOK_SHARE_ADDRESS", "127.0.0.1")  # before nbval starts any kernel
 
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+os.environ.setdefault("WORKBOOK_REDIS_PORT", str(_free_port()))
+os.environ.setdefault("WORKBOOK_NGINX_PORT", str(_free_port()))
+
 SKIPPED_MIME_TYPES = ("text/html", "image/svg+xml")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The HTML policy above: nbval's collector (one per notebook) skips ``text/html`` and SVG."""
+    from tests.scale_support import IN_CI, missing
+
+    absent = missing("redis-server", "nginx")
     for item in items:
         collector = item.parent
         skip = getattr(collector, "skip_compare", None)
         if skip is not None:
             collector.skip_compare = (*skip, *(kind for kind in SKIPPED_MIME_TYPES if kind not in skip))
+            if absent and not IN_CI and "scaling-out" in str(item.path):  # the scale-out policy above
+                item.add_marker(pytest.mark.skip(reason=f"notebook 12: {absent}"))
 
 
 @pytest.fixture
@@ -59,6 +79,4 @@ async def serve() -> AsyncIterator:
 @pytest.fixture
 def free_port() -> int:
     """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return _free_port()

@@ -207,3 +207,29 @@ async def test_a_busy_notebook_keeps_its_port_and_the_asker_hears_why(tmp_path, 
         await asyncio.wait_for(busy, 30)
         printed, _ = await holder.run("print(current_server() is server)")
         assert printed == "True\n", "it still serves, and has no news of a hand-over"
+
+
+async def test_a_killed_kernel_takes_its_programs_with_it(tmp_path, free_port):
+    """Notebook 12's redis-server (and nginx, and chat processes) never outlive their kernel,
+    even a kernel killed without a chance to clean up (SIGKILL): Linux stops them for it."""
+    from scale_support import needs
+
+    needs("redis-server")
+    async with kernel("12-scaling-out.ipynb", tmp_path) as notebook:
+        printed, error = await notebook.run(
+            "from helpers.redis_server import start_redis\n"
+            f"redis = await start_redis({free_port})\n"
+            "print(redis.program.pid)"
+        )
+        assert error is None, error
+        pid = int(printed)
+        os.kill(pid, 0)  # it runs
+        await notebook.manager.shutdown_kernel(now=True)  # SIGKILL: no atexit, no cleanup
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail(f"redis-server {pid} outlived its kernel")

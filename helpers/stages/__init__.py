@@ -26,7 +26,7 @@ STAGES: dict[str, Callable[..., web.Application]] = {
     "static": static.make_app,
     "receive": receive.make_app,
     "echo": echo.make_app,
-    "broadcast": broadcast_bus.make_app,
+    "broadcast": broadcast_bus.make_broadcast_app,
     "broadcast-readable": broadcast.make_app,
     "json": json_chat.make_app,
     "socketio": socketio_basic.make_app,

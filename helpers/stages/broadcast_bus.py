@@ -1,3 +1,5 @@
+# Exported from notebooks/12-scaling-out.ipynb by `make export`: the cells marked
+# `#| export stages.broadcast_bus`. Edit those cells, not this file (tests/test_export.py checks).
 """The code of notebook 12, "Scaling out", as the workbook runs it."""
 
 import asyncio
@@ -35,23 +37,31 @@ class Bus:
         except (RedisError, OSError):
             return False
 
-    async def listen(self, heard: Callable[[bytes | None], Awaitable[None]]) -> None:
-        """Call ``heard`` with each message, or ``None`` every ``TICK`` s; subscribe again if Redis goes."""
-        while True:
-            try:
-                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    self.up = True
-                    self.log(f"Subscribed to {self.channel!r}.")
-                    while True:
-                        message = await pubsub.get_message(timeout=TICK)
-                        await heard(message["data"] if message else None)
-            except (RedisError, OSError) as exc:
-                if self.up:
-                    self.log(f"Lost Redis ({type(exc).__name__}): subscribing again every {RETRY} s.")
-                self.up = False
-                await heard(None)
-                await asyncio.sleep(RETRY)
+    async def hand(self, heard: Callable[[bytes | None], Awaitable[None]], data: bytes | None) -> None:
+        """``heard(data)``; its bug goes to the server log, and the listening goes on."""
+        try:
+            await heard(data)
+        except Exception as exc:
+            self.log.error(f"a message from {self.channel!r}", exc)
+
+
+async def listen(bus: Bus, heard: Callable[[bytes | None], Awaitable[None]]) -> None:
+    """Call ``heard`` with each message, or ``None`` every ``TICK`` s; subscribe again if Redis goes."""
+    while True:
+        try:
+            async with bus.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                await pubsub.subscribe(bus.channel)
+                bus.up = True
+                bus.log(f"Subscribed to {bus.channel!r}.")
+                while True:
+                    message = await pubsub.get_message(timeout=TICK)
+                    await bus.hand(heard, message["data"] if message else None)
+        except (RedisError, OSError) as exc:
+            if bus.up:
+                bus.log(f"Lost Redis ({type(exc).__name__}): subscribing again every {RETRY} s.")
+            bus.up = False
+            await bus.hand(heard, None)  # a quiet tick all the same
+            await asyncio.sleep(RETRY)
 
 
 BUS = web.AppKey("bus", Bus)
@@ -67,7 +77,7 @@ def use_bus(app: web.Application, url: str, channel: str, heard: Heard) -> None:
 
     async def listening(app: web.Application) -> AsyncIterator[None]:
         bus.redis = aioredis.Redis.from_url(bus.url)
-        task = asyncio.create_task(bus.listen(lambda data: heard(app, data)))
+        task = asyncio.create_task(listen(bus, lambda data: heard(app, data)))
         yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -90,7 +100,7 @@ async def relay(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def heard(app: web.Application, data: bytes | None) -> None:
+async def fan_out(app: web.Application, data: bytes | None) -> None:
     """A message from the bus (any process's client): to every client of this process."""
     if data is None:
         return
@@ -102,11 +112,11 @@ async def heard(app: web.Application, data: bytes | None) -> None:
     app[LOG](f"Broadcasted data to {sent} ({len(clients)}) clients.")
 
 
-def make_app(except_self: bool = False, message_queue: str | None = None) -> web.Application:
+def make_broadcast_app(except_self: bool = False, message_queue: str | None = None) -> web.Application:
     """Notebook 11's broadcast; with ``message_queue``, across every process on that Redis."""
     if message_queue is None:
         return fast_broadcast.make_app(except_self)
     app = chat_app(websocket=relay)
     app[EXCEPT_SELF], app[OUTBOX], app[HOST] = except_self, Outbox(app), uuid.uuid4().hex
-    use_bus(app, message_queue, "broadcast", heard)
+    use_bus(app, message_queue, "broadcast", fan_out)
     return app

@@ -1,5 +1,8 @@
+# Exported from notebooks/12-scaling-out.ipynb by `make export`: the cells marked
+# `#| export stages.chat_cluster`. Edit those cells, not this file (tests/test_export.py checks).
 """The code of notebook 12, "Scaling out", as the workbook runs it."""
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -55,7 +58,7 @@ async def chat_message(
 
 
 ONLINE = """
-CREATE TABLE IF NOT EXISTS online (sid TEXT PRIMARY KEY, nick TEXT, host TEXT, client TEXT);
+CREATE TABLE IF NOT EXISTS online (sid TEXT PRIMARY KEY, nick TEXT, host TEXT, client TEXT, rooms TEXT);
 CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, seen REAL);
 """
 HOST_TIMEOUT = 3.0  # seconds: a process not seen for this long is gone, with its clients
@@ -64,18 +67,21 @@ HOST_TIMEOUT = 3.0  # seconds: a process not seen for this long is gone, with it
 def share_who(app: web.Application) -> None:
     """Write who is online here to the shared store; read who is online elsewhere into NICKS."""
     node, db, now = app[NODE], app[STORE].db, time.time()
-    mine = [(sid, app[NICKS].get(sid, "?"), node.host, client) for sid, client in node.local.items()]
+    mine = [
+        (sid, app[NICKS].get(sid, "?"), node.host, client, json.dumps(app[SIO].rooms(sid)))
+        for sid, client in node.local.items()
+    ]
     with db:  # one transaction
         db.execute("INSERT OR REPLACE INTO hosts VALUES (?, ?)", (node.host, now))
         db.execute("DELETE FROM hosts WHERE seen < ?", (now - HOST_TIMEOUT,))
         db.execute("DELETE FROM online WHERE host = ? OR host NOT IN (SELECT host FROM hosts)", (node.host,))
-        db.executemany("INSERT OR REPLACE INTO online VALUES (?, ?, ?, ?)", mine)
+        db.executemany("INSERT OR REPLACE INTO online VALUES (?, ?, ?, ?, ?)", mine)
     others = db.execute("SELECT sid, nick FROM online WHERE host != ?", (node.host,)).fetchall()
     app[NICKS].clear()  # the same dict: notebook 8's handlers read it
-    app[NICKS].update({**dict(others), **{sid: nick for sid, nick, _, _ in mine}})
+    app[NICKS].update({**dict(others), **{sid: nick for sid, nick, *_ in mine}})
 
 
-async def heard(app: web.Application, data: bytes | None) -> None:
+async def on_bell(app: web.Application, data: bytes | None) -> None:
     """The bell (or a quiet tick): deliver what is new, and refresh who is online."""
     if app[STORE].db is not None:  # the server runs
         if data != b"message":
@@ -140,6 +146,24 @@ async def nick(app: web.Application, sid: str, new: Any = None) -> dict:
     return answer
 
 
+def members(app: web.Application, room: str) -> list[str]:
+    """Who is in ``room``, on every process."""
+    rows = app[STORE].db.execute("SELECT nick, rooms FROM online").fetchall()
+    return sorted(nick for nick, rooms in rows if room in json.loads(rooms))
+
+
+async def join(app: web.Application, sid: str, room: Any = None) -> dict:
+    answer = await socketio_features.join(app, sid, room)
+    await told_everyone(app)
+    return {**answer, "members": members(app, answer["room"])}
+
+
+async def leave(app: web.Application, sid: str, room: Any = None) -> dict:
+    answer = await socketio_features.leave(app, sid, room)
+    await told_everyone(app)
+    return {**answer, "members": members(app, answer["room"])}
+
+
 def bus_is_up(app: web.Application, event: str) -> None:
     """Refuse what would be lost: with Redis down, an emit reaches only this process."""
     if not app[BUS].up:
@@ -158,9 +182,10 @@ async def room_message(app: web.Application, sid: str, room: Any = None, text: A
     return await socketio_features.room_message(app, sid, room, text)
 
 
-EVENTS = {
-    **socketio_chat.EVENTS, "connect": connect, "disconnect": disconnect, "chat message": chat_message,
-    "who": who, "nick": nick, "private message": private_message, "room message": room_message,
+EVENTS = {  # notebook 9's handlers, and these in place of theirs
+    **socketio_chat.EVENTS,
+    "connect": connect, "disconnect": disconnect, "chat message": chat_message, "who": who, "nick": nick,
+    "join": join, "leave": leave, "private message": private_message, "room message": room_message,
 }
 
 
@@ -177,7 +202,7 @@ def make_app(
     if db == ":memory:":
         raise ValueError("processes sharing a message queue share their messages too: give db a file")
     app[NODE] = Node()
-    use_bus(app, message_queue, "chat", heard)
+    use_bus(app, message_queue, "chat", on_bell)
     app.on_startup.append(open_shared)
     on_events(app, EVENTS)
     return app
