@@ -127,18 +127,46 @@ def client_manager(app: web.Application, message_queue: str | None) -> socketio.
     if message_queue is None:
         return FanoutManager()  # one emit to everyone: no task per client (notebook 11)
     manager = socketio.AsyncRedisManager(message_queue, logger=app[LOG].logger("socket.io"))
+    app.on_startup.append(partial(_listen_from_the_start, manager))
     app.on_cleanup.append(partial(_close_queue, manager))
     return manager
 
 
+SUBSCRIBE_TIMEOUT = 3.0
+"""Seconds a server with a message queue waits at start for Redis to take its subscription."""
+
+
+async def _listen_from_the_start(manager: socketio.AsyncRedisManager, app: web.Application) -> None:
+    """Subscribe before serving, not at the first client as python-socketio does by itself.
+
+    Otherwise what another process emits before this one has had a client (``* bob connected``
+    to a client that just arrived here) is never heard here. ``manager_initialized`` tells the
+    server not to initialize the manager again at its first client.
+    """
+    app[SIO].manager_initialized = True
+    manager.initialize()  # starts its listener, which subscribes
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SUBSCRIBE_TIMEOUT
+    while manager.pubsub is None or not manager.pubsub.subscribed:
+        if loop.time() > deadline:
+            app[LOG](f"Redis did not answer within {SUBSCRIBE_TIMEOUT:g} s: emits reach this process only, "
+                     "until it does.")
+            return
+        await asyncio.sleep(0.01)
+
+
 async def _close_queue(manager: socketio.AsyncRedisManager, app: web.Application) -> None:
-    """Stop listening to Redis with the server: a stopped server in a kernel keeps no task behind."""
-    listener = getattr(manager, "thread", None)  # started with the first client (``initialize``)
+    """Stop listening to Redis with the server: a stopped server in a kernel keeps no task behind.
+
+    Started again, the server subscribes anew (``_listen_from_the_start``) on a new connection.
+    """
+    listener = getattr(manager, "thread", None)
     if isinstance(listener, asyncio.Future):
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
     if manager.redis is not None:
         await manager.redis.aclose()
+    manager.redis, manager.pubsub, manager.connected = None, None, False
 
 
 def add_socketio_plumbing(app: web.Application, sio: socketio.AsyncServer) -> web.Application:

@@ -19,6 +19,7 @@ from helpers.stages.fast_broadcast import OUTBOX, Outbox, room
 
 TICK = 1.0  # seconds: a listener that heard nothing for this long is called with None
 RETRY = 0.5  # seconds between two tries to subscribe again, while Redis is gone
+SUBSCRIBE_TIMEOUT = 3.0  # seconds a server waits at start for its subscription
 
 
 class Bus:
@@ -28,6 +29,7 @@ class Bus:
         self.url, self.channel, self.log = url, channel, log
         self.redis: aioredis.Redis | None = None  # connected while the server runs
         self.up = False  # subscribed right now: what others publish reaches us
+        self.subscribed = asyncio.Event()  # set at each subscription
 
     async def publish(self, data: str) -> bool:
         """``True`` once Redis took ``data``; ``False`` if Redis can't be reached."""
@@ -52,6 +54,7 @@ async def listen(bus: Bus, heard: Callable[[bytes | None], Awaitable[None]]) -> 
             async with bus.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                 await pubsub.subscribe(bus.channel)
                 bus.up = True
+                bus.subscribed.set()
                 bus.log(f"Subscribed to {bus.channel!r}.")
                 while True:
                     message = await pubsub.get_message(timeout=TICK)
@@ -76,8 +79,12 @@ def use_bus(app: web.Application, url: str, channel: str, heard: Heard) -> None:
     app[BUS] = bus = Bus(url, channel, app[LOG])
 
     async def listening(app: web.Application) -> AsyncIterator[None]:
-        bus.redis = aioredis.Redis.from_url(bus.url)
+        bus.redis, bus.subscribed = aioredis.Redis.from_url(bus.url), asyncio.Event()
         task = asyncio.create_task(listen(bus, lambda data: heard(app, data)))
+        try:  # serve once subscribed: what others publish from now on reaches our clients
+            await asyncio.wait_for(bus.subscribed.wait(), SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            bus.log(f"Redis did not answer within {SUBSCRIBE_TIMEOUT} s: listening goes on trying.")
         yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
