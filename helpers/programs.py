@@ -16,6 +16,7 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections import deque
@@ -143,10 +144,15 @@ async def start_program(
     """
     if name in _PROGRAMS:
         await _PROGRAMS[name].stop()
+    if port is not None and not _free(port):  # else the check below would find the other one
+        raise ProgramFailed(f"port {port} is in use by another program: {name} can't listen there")
     process = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_kernel,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a session of its own: the notebook's stop button (SIGINT to the kernel's process
+        # group) interrupts a cell, not Redis or nginx
+        start_new_session=True,
     )
     program = Program(name, argv, port, process, folder=folder)
     program.reader = asyncio.get_running_loop().create_task(program._read(), name=f"{name} output")
@@ -169,6 +175,17 @@ async def start_serve(name: str, port: int, stage: str, **options: str | bool) -
     return await start_program(name, argv, port=port)
 
 
+def _free(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:``port`` (a server's ``SO_REUSEADDR`` bind would succeed)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 async def _until_listening(program: Program, port: int, timeout: float) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -186,7 +203,8 @@ async def _until_listening(program: Program, port: int, timeout: float) -> None:
             await asyncio.sleep(0.05)
             continue
         writer.close()
-        return
+        if program.running:
+            return
 
 
 async def stop_all_programs() -> None:

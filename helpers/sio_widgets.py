@@ -129,6 +129,7 @@ class SocketIOChatClient(SocketIOClient):
         self.ack_timeout, self.retries = ack_timeout, retries
         self.offset = 0
         self.client_id = uuid.uuid4().hex[:8]
+        self.resume_key = uuid.uuid4().hex
         self._counter = itertools.count()
         self.mine: set[str] = set()  # client offsets of the messages this client sent
         on = self.transport.on
@@ -141,8 +142,9 @@ class SocketIOChatClient(SocketIOClient):
         self.entry.observe(self._typed, "value")
 
     def auth(self) -> dict[str, Any]:
-        # clientId: a server it reconnects to gives it back its nickname (notebook 12)
-        return {"nick": self.nick, "serverOffset": self.offset, "clientId": self.client_id}
+        # resumeKey: a secret of this client's, so a server it reconnects to gives it back its
+        # nickname (notebook 12); not its client_id, which every client offset shows to all
+        return {"nick": self.nick, "serverOffset": self.offset, "resumeKey": self.resume_key}
 
     async def say(self, text: str) -> bool:
         """Show ``text`` at once, then deliver it exactly once, retrying until acknowledged."""

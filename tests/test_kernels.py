@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import stat
 from collections.abc import AsyncIterator
@@ -209,22 +210,27 @@ async def test_a_busy_notebook_keeps_its_port_and_the_asker_hears_why(tmp_path, 
         assert printed == "True\n", "it still serves, and has no news of a hand-over"
 
 
-async def test_a_killed_kernel_takes_its_programs_with_it(tmp_path, free_port):
+async def test_a_killed_kernel_takes_its_programs_with_it_and_an_interrupt_does_not(tmp_path, free_port):
     """Notebook 12's redis-server (and nginx, and chat processes) never outlive their kernel,
-    even a kernel killed without a chance to clean up (SIGKILL): Linux stops them for it."""
+    even a kernel killed alone, with no chance to clean up (SIGKILL to its pid): Linux stops
+    them for it. The stop button (SIGINT to the kernel's process group) leaves them running."""
     from scale_support import needs
 
     needs("redis-server")
     async with kernel("12-scaling-out.ipynb", tmp_path) as notebook:
         printed, error = await notebook.run(
+            "import os\n"
             "from helpers.redis_server import start_redis\n"
             f"redis = await start_redis({free_port})\n"
-            "print(redis.program.pid)"
+            "print(os.getpid(), redis.program.pid)"
         )
         assert error is None, error
-        pid = int(printed)
-        os.kill(pid, 0)  # it runs
-        await notebook.manager.shutdown_kernel(now=True)  # SIGKILL: no atexit, no cleanup
+        kernel_pid, pid = map(int, printed.split())
+        await notebook.manager.interrupt_kernel()
+        await asyncio.sleep(0.5)
+        printed, error = await notebook.run("print(redis)")
+        assert error is None and "running" in printed, printed
+        os.kill(kernel_pid, signal.SIGKILL)  # the kernel alone: its group is left alone
         for _ in range(100):
             try:
                 os.kill(pid, 0)
@@ -232,4 +238,5 @@ async def test_a_killed_kernel_takes_its_programs_with_it(tmp_path, free_port):
                 break
             await asyncio.sleep(0.05)
         else:
+            os.kill(pid, signal.SIGKILL)
             pytest.fail(f"redis-server {pid} outlived its kernel")

@@ -3,6 +3,7 @@
 """The code of notebook 12, "Scaling out", as the workbook runs it."""
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,17 +28,18 @@ class Bus:
 
     def __init__(self, url: str, channel: str, log: ServerLog) -> None:
         self.url, self.channel, self.log = url, channel, log
+        self.host = uuid.uuid4().hex  # this process, on the bus
         self.redis: aioredis.Redis | None = None  # connected while the server runs
         self.up = False  # subscribed right now: what others publish reaches us
         self.subscribed = asyncio.Event()  # set at each subscription
+        self.expected, self.beat_at = 1, 0.0  # processes listening, as of the last heartbeat
 
-    async def publish(self, data: str) -> bool:
-        """``True`` once Redis took ``data``; ``False`` if Redis can't be reached."""
+    async def publish(self, data: str) -> int | None:
+        """How many processes got ``data`` (Redis counts them); ``None`` if Redis can't be reached."""
         try:
-            await self.redis.publish(self.channel, data)
-            return True
+            return await self.redis.publish(self.channel, data)
         except (RedisError, OSError):
-            return False
+            return None
 
     async def hand(self, heard: Callable[[bytes | None], Awaitable[None]], data: bytes | None) -> None:
         """``heard(data)``; its bug goes to the server log, and the listening goes on."""
@@ -45,6 +47,16 @@ class Bus:
             await heard(data)
         except Exception as exc:
             self.log.error(f"a message from {self.channel!r}", exc)
+
+
+async def beat(bus: Bus) -> None:
+    """Say (for 3 s) that this process listens, and count the processes that do."""
+    bus.beat_at = asyncio.get_running_loop().time()
+    try:
+        await bus.redis.set(f"{bus.channel}:{bus.host}", "listening", ex=3)
+        bus.expected = len(await bus.redis.keys(f"{bus.channel}:*"))
+    except (RedisError, OSError):
+        pass  # Redis is down: the listener says so
 
 
 async def listen(bus: Bus, heard: Callable[[bytes | None], Awaitable[None]]) -> None:
@@ -57,6 +69,8 @@ async def listen(bus: Bus, heard: Callable[[bytes | None], Awaitable[None]]) -> 
                 bus.subscribed.set()
                 bus.log(f"Subscribed to {bus.channel!r}.")
                 while True:
+                    if asyncio.get_running_loop().time() - bus.beat_at >= TICK:
+                        await beat(bus)  # every second, busy or not
                     message = await pubsub.get_message(timeout=TICK)
                     await bus.hand(heard, message["data"] if message else None)
         except (RedisError, OSError) as exc:
@@ -68,7 +82,8 @@ async def listen(bus: Bus, heard: Callable[[bytes | None], Awaitable[None]]) -> 
 
 
 BUS = web.AppKey("bus", Bus)
-HOST = web.AppKey("host", str)  # this process's name on the bus
+SENDERS = web.AppKey("senders", dict[int, web.WebSocketResponse])  # this process's, by number
+COUNTER = itertools.count()  # their numbers
 
 
 Heard = Callable[[web.Application, bytes | None], Awaitable[None]]
@@ -96,14 +111,21 @@ def use_bus(app: web.Application, url: str, channel: str, heard: Heard) -> None:
 
 async def relay(request: web.Request) -> web.WebSocketResponse:
     """Each message goes to Redis, not to the clients: every process sends it to its own."""
-    app, log = request.app, request.app[LOG]
+    app, log, bus = request.app, request.app[LOG], request.app[BUS]
     async with websocket_session(request) as ws:
-        async for data in text_messages(ws, log):
-            log(f"ws got: {data}")
-            envelope = json.dumps({"host": app[HOST], "from": id(ws), "text": data})
-            if not await app[BUS].publish(envelope):  # told, not lost silently
-                await ws.send_str(f"Not sent (the message bus is down, try again): {data}")
-            await room(app[OUTBOX].behind)  # at once, unless a client is behind
+        number = next(COUNTER)
+        app[SENDERS][number] = ws
+        try:
+            async for data in text_messages(ws, log):
+                log(f"ws got: {data}")
+                got = await bus.publish(json.dumps({"host": bus.host, "from": number, "text": data}))
+                if got is None:  # told, not lost silently
+                    await ws.send_str(f"Not sent (the message bus is down, try again): {data}")
+                elif got < bus.expected:  # a process has not subscribed again yet
+                    await ws.send_str(f"Only {got} of {bus.expected} servers got it (try again): {data}")
+                await room(app[OUTBOX].behind)  # at once, unless a client is behind
+        finally:
+            del app[SENDERS][number]
     return ws
 
 
@@ -113,8 +135,8 @@ async def fan_out(app: web.Application, data: bytes | None) -> None:
         return
     message = json.loads(data)
     clients, sender = app[SOCKETS], None
-    if app[EXCEPT_SELF] and message["host"] == app[HOST]:
-        sender = next((ws for ws in clients if id(ws) == message["from"]), None)
+    if app[EXCEPT_SELF] and message["host"] == app[BUS].host:
+        sender = app[SENDERS].get(message["from"])
     sent = fast_broadcast.fast_broadcast(app, clients, message["text"], exclude=sender)
     app[LOG](f"Broadcasted data to {sent} ({len(clients)}) clients.")
 
@@ -124,6 +146,6 @@ def make_broadcast_app(except_self: bool = False, message_queue: str | None = No
     if message_queue is None:
         return fast_broadcast.make_app(except_self)
     app = chat_app(websocket=relay)
-    app[EXCEPT_SELF], app[OUTBOX], app[HOST] = except_self, Outbox(app), uuid.uuid4().hex
+    app[EXCEPT_SELF], app[OUTBOX], app[SENDERS] = except_self, Outbox(app), {}
     use_bus(app, message_queue, "broadcast", fan_out)
     return app

@@ -3,12 +3,15 @@
 """The code of notebook 12, "Scaling out", as the workbook runs it."""
 
 import json
+import sqlite3
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from helpers.sio import SIO, Origins, Refused, on_events, until_sent
 from helpers.stages import socketio_chat, socketio_features
@@ -24,7 +27,8 @@ class Node:
     host: str = field(default_factory=lambda: uuid.uuid4().hex)
     cursor: int = 0  # the last stored message this process sent its clients live
     ahead: dict[str, int] = field(default_factory=dict)  # sid -> its offset, when beyond the cursor
-    local: dict[str, str | None] = field(default_factory=dict)  # sid -> client id, of our clients
+    local: dict[str, str | None] = field(default_factory=dict)  # sid -> resume key, of our clients
+    shared_at: float = 0.0  # when this process last said who is online here
 
 
 NODE = web.AppKey("node", Node)
@@ -58,49 +62,67 @@ async def chat_message(
 
 
 ONLINE = """
-CREATE TABLE IF NOT EXISTS online (sid TEXT PRIMARY KEY, nick TEXT, host TEXT, client TEXT, rooms TEXT);
+CREATE TABLE IF NOT EXISTS online (
+    sid TEXT PRIMARY KEY, nick TEXT UNIQUE, host TEXT, client TEXT, rooms TEXT
+);
 CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, seen REAL);
 """
 HOST_TIMEOUT = 3.0  # seconds: a process not seen for this long is gone, with its clients
+SHARE_EVERY = 1.0  # seconds between two heartbeats of a process, however busy
 
 
-def share_who(app: web.Application) -> None:
+def claim(app: web.Application, sid: str) -> bool:
+    """Write our client ``sid`` as online; ``False`` if its nickname is another process's client's."""
+    node = app[NODE]
+    row = (sid, app[NICKS][sid], node.host, node.local[sid], json.dumps(app[SIO].rooms(sid)))
+    try:
+        app[STORE].db.execute("INSERT INTO online VALUES (?, ?, ?, ?, ?)", row)
+    except sqlite3.IntegrityError:  # UNIQUE(nick): taken a moment ago, elsewhere
+        return False
+    return True
+
+
+async def share_who(app: web.Application) -> None:
     """Write who is online here to the shared store; read who is online elsewhere into NICKS."""
     node, db, now = app[NODE], app[STORE].db, time.time()
-    mine = [
-        (sid, app[NICKS].get(sid, "?"), node.host, client, json.dumps(app[SIO].rooms(sid)))
-        for sid, client in node.local.items()
-    ]
-    with db:  # one transaction
+    node.shared_at = now
+    with db:  # one transaction: no other process writes in between
         db.execute("INSERT OR REPLACE INTO hosts VALUES (?, ?)", (node.host, now))
         db.execute("DELETE FROM hosts WHERE seen < ?", (now - HOST_TIMEOUT,))
         db.execute("DELETE FROM online WHERE host = ? OR host NOT IN (SELECT host FROM hosts)", (node.host,))
-        db.executemany("INSERT OR REPLACE INTO online VALUES (?, ?, ?, ?, ?)", mine)
+        mine = {sid: app[NICKS][sid] for sid in node.local if sid in app[NICKS]}  # named yet
+        clashes = [sid for sid in mine if not claim(app, sid)]
     others = db.execute("SELECT sid, nick FROM online WHERE host != ?", (node.host,)).fetchall()
     app[NICKS].clear()  # the same dict: notebook 8's handlers read it
-    app[NICKS].update({**dict(others), **{sid: nick for sid, nick, *_ in mine}})
+    app[NICKS].update({**dict(others), **mine})
+    for sid in clashes:  # the other process wrote this nickname first: ours takes another
+        old = app[NICKS][sid]
+        app[NICKS][sid] = socketio_features.free_nick(app, old)
+        with db:
+            claim(app, sid)
+        await app[SIO].emit("nick changed", (old, app[NICKS][sid]))
 
 
 async def on_bell(app: web.Application, data: bytes | None) -> None:
-    """The bell (or a quiet tick): deliver what is new, and refresh who is online."""
+    """The bell (or a quiet tick): deliver what is new, and say and learn who is online."""
     if app[STORE].db is not None:  # the server runs
-        if data != b"message":
-            share_who(app)
+        if data != b"message" or time.time() - app[NODE].shared_at >= SHARE_EVERY:
+            await share_who(app)
         await deliver(app)
 
 
 async def told_everyone(app: web.Application) -> None:
-    share_who(app)
+    await share_who(app)
     await app[BUS].publish("who")
 
 
 async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> None:
     """Notebook 9's connect, for many processes: the replay stops at this process's cursor."""
-    client = auth.get("clientId") if isinstance(auth, dict) else None
+    key = auth.get("resumeKey") if isinstance(auth, dict) else None
     node = app[NODE]
-    node.local[sid] = client if isinstance(client, str) else None
-    if node.local[sid] is not None:  # the same client connected elsewhere: a server that died
-        await take_over(app, client)
+    node.local[sid] = key if isinstance(key, str) and len(key) >= 16 else None
+    if node.local[sid] is not None:  # this client, connected elsewhere: on a server that died?
+        await take_over(app, node.local[sid])
     await socketio_features.connect(app, sid, environ, auth)
     await told_everyone(app)
     offset = replay_from(auth, app[STORE].last_id)
@@ -117,12 +139,15 @@ async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> N
         await app[SIO].enter_room(sid, CHAT)
 
 
-async def take_over(app: web.Application, client: str) -> None:
-    """This client's earlier connection, on another process, is over: its nickname is free again."""
+async def take_over(app: web.Application, key: str) -> None:
+    """This client's earlier connection, on another process, is over: its nickname is free again.
+
+    ``key`` is a secret of the client's (``resumeKey`` in ``auth``), which it sends to no one else.
+    """
     with app[STORE].db as db:
         query = "DELETE FROM online WHERE client = ? AND host != ? RETURNING sid"
-        earlier = db.execute(query, (client, app[NODE].host)).fetchall()
-    share_who(app)
+        earlier = db.execute(query, (key, app[NODE].host)).fetchall()
+    await share_who(app)
     for (sid,) in earlier:  # if that process still runs, it lets the client go
         await app[SIO].disconnect(sid)
 
@@ -135,12 +160,12 @@ async def disconnect(app: web.Application, sid: str, reason: str) -> None:
 
 
 async def who(app: web.Application, sid: str) -> dict:
-    share_who(app)  # the shared store is the truth; the bell may still be on its way
+    await share_who(app)  # the shared store is the truth; the bell may still be on its way
     return await socketio_features.who(app, sid)
 
 
 async def nick(app: web.Application, sid: str, new: Any = None) -> dict:
-    share_who(app)
+    await share_who(app)
     answer = await socketio_features.nick(app, sid, new)
     await told_everyone(app)
     return answer
@@ -164,21 +189,27 @@ async def leave(app: web.Application, sid: str, room: Any = None) -> dict:
     return {**answer, "members": members(app, answer["room"])}
 
 
-def bus_is_up(app: web.Application, event: str) -> None:
-    """Refuse what would be lost: with Redis down, an emit reaches only this process."""
-    if not app[BUS].up:
-        raise Refused(f"{event} can't reach the other servers now (Redis is down): try again")
+async def everyone_listens(app: web.Application, event: str) -> None:
+    """Refuse what could be lost: an emit reaches the processes subscribed to python-socketio's
+    channel, and after Redis restarts, python-socketio waits 1, 2, 4... s to subscribe again."""
+    alive = time.time() - HOST_TIMEOUT
+    processes = app[STORE].db.execute("SELECT COUNT(*) FROM hosts WHERE seen >= ?", (alive,)).fetchone()[0]
+    try:
+        ((_, listening),) = await app[BUS].redis.pubsub_numsub(app[SIO].manager.channel)
+    except (RedisError, OSError):
+        listening = 0
+    if listening < processes:
+        raise Refused(f"{event} can't reach every server now: try again")
 
 
 async def private_message(app: web.Application, sid: str, to: Any = None, text: Any = None) -> dict:
-    share_who(app)
-    if to not in {app[NICKS].get(other) for other in app[NODE].local}:
-        bus_is_up(app, "a private message")
+    await share_who(app)
+    await everyone_listens(app, "a private message")
     return await socketio_features.private_message(app, sid, to, text)
 
 
 async def room_message(app: web.Application, sid: str, room: Any = None, text: Any = None) -> dict:
-    bus_is_up(app, "a room message")
+    await everyone_listens(app, "a room message")
     return await socketio_features.room_message(app, sid, room, text)
 
 
@@ -202,15 +233,19 @@ def make_app(
     if db == ":memory:":
         raise ValueError("processes sharing a message queue share their messages too: give db a file")
     app[NODE] = Node()
+    app.cleanup_ctx.append(open_shared)  # after notebook 9's open_store, before the bus
     use_bus(app, message_queue, "chat", on_bell)
-    app.on_startup.append(open_shared)
     on_events(app, EVENTS)
     return app
 
 
-async def open_shared(app: web.Application) -> None:
+async def open_shared(app: web.Application) -> AsyncIterator[None]:
     """The store is open (notebook 9's ``open_store``): let processes share it, and start live."""
     db = app[STORE].db
     db.execute("PRAGMA journal_mode=WAL")  # readers and a writer, in many processes, at once
     db.executescript(ONLINE)
     app[NODE].cursor = app[STORE].last_id  # clients get older messages by replay, not live
+    yield
+    with db:  # our clients are not online any more
+        db.execute("DELETE FROM online WHERE host = ?", (app[NODE].host,))
+        db.execute("DELETE FROM hosts WHERE host = ?", (app[NODE].host,))

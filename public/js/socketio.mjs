@@ -34,6 +34,8 @@ const show = (line) => outputLog(output, line)
 
 const io = await loadClient()
 const clientId = Math.random().toString(36).slice(2, 10)
+const resumeKey = Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) =>
+  byte.toString(16).padStart(2, '0')).join('')
 let counter = 0
 const mine = new Set() // client offsets of the messages this page sent
 // No global `retries`: it would queue every emit behind the previous one's ack (and an event
@@ -43,9 +45,10 @@ const socket = io({
   path: socketioPath(),
   query: key === null ? {} : { key },
   reconnectionDelayMax: 10000, // retry less and less often, as the other pages do
-  // serverOffset: the last chat message seen, the server replays what came after; clientId:
-  // who this page is, so that a server it reconnects to gives it back its nickname (notebook 12)
-  auth: { serverOffset: 0, clientId }
+  // serverOffset: the last chat message seen, the server replays what came after; resumeKey:
+  // a secret of this page's (never sent to others, unlike clientId in every client offset), so
+  // that a server it reconnects to gives it back its nickname (notebook 12)
+  auth: { serverOffset: 0, resumeKey }
 })
 
 socket.on('connect', () => {
