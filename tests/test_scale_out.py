@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 import socketio
 import websockets
+from redis import asyncio as aioredis
 from scale_support import free_port, needs
 
 from helpers.nginx import start_nginx
@@ -274,6 +275,22 @@ async def test_the_raw_broadcast_fans_out_through_redis_pub_sub(redis):
         await one.send("lost?")
         told = await asyncio.wait_for(one.recv(), WAIT)
         assert told == "Not sent (the message bus is down, try again): lost?"
+
+
+async def test_a_raw_message_that_reached_fewer_servers_than_listen_is_reported(redis):
+    """A process that says it listens (its heartbeat) but is not subscribed (as for a moment
+    after Redis restarts) misses a message: the sender is told how many servers got it."""
+    first = await serve("broadcast-1", "broadcast", redis)
+    client = aioredis.Redis.from_url(redis.url)
+    try:
+        await client.set("broadcast:a-process-not-subscribed-yet", "listening", ex=30)
+    finally:
+        await client.aclose()
+    await asyncio.sleep(1.5)  # the next heartbeat counts it
+    async with websockets.connect(f"ws://127.0.0.1:{first.port}/") as one:
+        await one.send("hello?")
+        answers = {await asyncio.wait_for(one.recv(), WAIT) for _ in range(2)}
+    assert answers == {"hello?", "Only 1 of 2 servers got it (try again): hello?"}
 
 
 async def test_long_polling_through_nginx_needs_its_sticky_sessions(redis, tmp_path):
