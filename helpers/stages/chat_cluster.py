@@ -2,6 +2,7 @@
 # `#| export stages.chat_cluster`. Edit those cells, not this file (tests/test_export.py checks).
 """The code of notebook 12, "Scaling out", as the workbook runs it."""
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 from helpers.sio import SIO, Origins, Refused, on_events, until_sent
 from helpers.stages import socketio_chat, socketio_features
 from helpers.stages.broadcast_bus import BUS, use_bus
-from helpers.stages.socketio_chat import CHAT, REPLAY_BATCH, STORE, TURNS, replay, replay_from, wire
+from helpers.stages.socketio_chat import CHAT, REPLAY_BATCH, STORE, TURNS, replay_from, wire
 from helpers.stages.socketio_features import NICKS
 
 
@@ -46,6 +47,13 @@ async def deliver(app: web.Application) -> None:
             await app[SIO].emit("chat message", wire(message), room=CHAT, skip_sid=skip, ignore_queue=True)
             node.cursor = message.id
         node.ahead = {sid: upto for sid, upto in node.ahead.items() if upto > node.cursor}
+
+
+async def replay_here(app: web.Application, sid: str, messages: list) -> None:
+    """Notebook 9's ``replay``, to a client of this process without going through Redis."""
+    for message in messages:
+        await app[SIO].emit("chat message", wire(message), to=sid, ignore_queue=True)
+        await asyncio.sleep(0)  # let another client's message in between two of these
 
 
 async def chat_message(
@@ -103,6 +111,16 @@ async def share_who(app: web.Application) -> None:
         await app[SIO].emit("nick changed", (old, app[NICKS][sid]))
 
 
+async def until_online(app: web.Application, nick: str, timeout: float = 5.0) -> None:
+    """Wait until the shared store lists ``nick``: every process has been told it arrived."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while app[STORE].db.execute("SELECT 1 FROM online WHERE nick = ?", (nick,)).fetchone() is None:
+        if loop.time() > deadline:
+            raise TimeoutError(f"{nick} is not online after {timeout} s")
+        await asyncio.sleep(0.02)
+
+
 async def on_bell(app: web.Application, data: bytes | None) -> None:
     """The bell (or a quiet tick): deliver what is new, and say and learn who is online."""
     if app[STORE].db is not None:  # the server runs
@@ -128,12 +146,12 @@ async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> N
     offset = replay_from(auth, app[STORE].last_id)
     if offset is not None:
         while batch := [m for m in app[STORE].since(offset, limit=REPLAY_BATCH) if m.id <= node.cursor]:
-            await replay(app, sid, batch)
+            await replay_here(app, sid, batch)
             await until_sent(app, sid, below=REPLAY_BATCH)
             offset = batch[-1].id
     async with app[TURNS]:  # up to the cursor now; after it, deliver() sends the rest
         if offset is not None:
-            await replay(app, sid, [m for m in app[STORE].since(offset) if m.id <= node.cursor])
+            await replay_here(app, sid, [m for m in app[STORE].since(offset) if m.id <= node.cursor])
             if offset > node.cursor:
                 node.ahead[sid] = offset
         await app[SIO].enter_room(sid, CHAT)
@@ -243,6 +261,7 @@ async def open_shared(app: web.Application) -> AsyncIterator[None]:
     """The store is open (notebook 9's ``open_store``): let processes share it, and start live."""
     db = app[STORE].db
     db.execute("PRAGMA journal_mode=WAL")  # readers and a writer, in many processes, at once
+    db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a power cut may lose the last few
     db.executescript(ONLINE)
     app[NODE].cursor = app[STORE].last_id  # clients get older messages by replay, not live
     yield
