@@ -293,6 +293,19 @@ async def test_a_raw_message_that_reached_fewer_servers_than_listen_is_reported(
     assert answers == {"hello?", "Only 1 of 2 servers got it (try again): hello?"}
 
 
+async def test_a_flood_of_raw_messages_is_refused_message_by_message_not_relayed(redis):
+    """Every message relayed costs every process: past the rate limit, the sender is told."""
+    first = await serve("broadcast-1", "broadcast", redis)
+    async with websockets.connect(f"ws://127.0.0.1:{first.port}/") as flooder:
+        for n in range(100):
+            await flooder.send(f"flood {n}")
+        answers = [await asyncio.wait_for(flooder.recv(), WAIT) for _ in range(100)]
+    relayed = [a for a in answers if a.startswith("flood")]
+    refused = [a for a in answers if a.startswith("Not sent (too many messages")]
+    assert len(relayed) + len(refused) == 100, answers  # each one arrived, or its sender was told
+    assert 40 <= len(relayed) < 60 and refused
+
+
 async def test_long_polling_through_nginx_needs_its_sticky_sessions(redis, tmp_path):
     needs("nginx")
     nodes = await chat_nodes(redis, tmp_path, 3)

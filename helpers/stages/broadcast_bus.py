@@ -12,7 +12,7 @@ from aiohttp import web
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from helpers.app import LOG, SOCKETS, chat_app, text_messages, websocket_session
+from helpers.app import LOG, RATE_LIMIT, SOCKETS, chat_app, text_messages, websocket_session
 from helpers.log import ServerLog
 from helpers.stages import fast_broadcast
 from helpers.stages.broadcast import EXCEPT_SELF
@@ -118,6 +118,9 @@ async def relay(request: web.Request) -> web.WebSocketResponse:
         try:
             async for data in text_messages(ws, log):
                 log(f"ws got: {data}")
+                if not app[RATE_LIMIT].allow(ws):  # a flood would swamp every process, through Redis
+                    await ws.send_str(f"Not sent ({app[RATE_LIMIT].describe()}): {data}")
+                    continue
                 got = await bus.publish(json.dumps({"host": bus.host, "from": number, "text": data}))
                 if got is None:  # told, not lost silently
                     await ws.send_str(f"Not sent (the message bus is down, try again): {data}")
