@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.programs import Program, start_program, temporary_folder
+from helpers.programs import Program, ProgramMissing, installed, start_program, temporary_folder
 
-__all__ = ["NGINX_PORT", "Nginx", "NginxMissing", "nginx_config", "nginx_installed", "start_nginx"]
+__all__ = ["INSTALL", "NGINX_PORT", "Nginx", "nginx_config", "start_nginx"]
 
 NGINX_PORT = int(os.environ.get("WORKBOOK_NGINX_PORT", "8080"))
 COOKIE = "chat_node"
@@ -74,20 +73,6 @@ http {{
     }}
 }}
 """
-
-
-class NginxMissing(RuntimeError):
-    """``nginx`` is not installed: one line saying how to install it."""
-
-    def __init__(self) -> None:
-        super().__init__(f"nginx is not installed. Install it with: {INSTALL}")
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"NginxMissing: {self}"]
-
-
-def nginx_installed() -> str | None:
-    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/bin")
 
 
 def _server(port: int, backup: bool = False) -> str:
@@ -145,9 +130,9 @@ class Nginx:
 
 async def start_nginx(backends: dict[str, int], port: int = NGINX_PORT) -> Nginx:
     """Start nginx on 127.0.0.1:``port`` in front of ``backends`` (name -> port), replacing an earlier one."""
-    nginx = nginx_installed()
+    nginx = installed("nginx")
     if nginx is None:
-        raise NginxMissing()
+        raise ProgramMissing("nginx", INSTALL)
     folder = temporary_folder("nginx")
     folder.chmod(0o755)  # run as root, nginx's workers are `nobody`: they read and write here
     (folder / "nginx.conf").write_text(nginx_config(port, backends, folder))

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "Program", "ProgramFailed", "running_programs", "start_program", "start_serve", "stop_all_programs",
-    "temporary_folder",
+    "Program", "ProgramFailed", "ProgramMissing", "installed", "running_programs", "start_program",
+    "start_serve", "stop_all_programs", "temporary_folder",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +59,21 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's
         return True
     return True
+
+
+class ProgramMissing(RuntimeError):
+    """A program is not installed: one line saying how to install it, no traceback."""
+
+    def __init__(self, program: str, install: str) -> None:
+        super().__init__(f"{program} is not installed. Install it with: {install}")
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"ProgramMissing: {self}"]
+
+
+def installed(program: str) -> str | None:
+    """The path of ``program`` (Debian puts nginx in /usr/sbin, often not on a user's PATH), or ``None``."""
+    return shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin")
 
 
 class ProgramFailed(RuntimeError):

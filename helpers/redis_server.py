@@ -9,35 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from dataclasses import dataclass
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from helpers.programs import Program, start_program, temporary_folder
+from helpers.programs import Program, ProgramMissing, installed, start_program, temporary_folder
 
-__all__ = ["REDIS_PORT", "Redis", "RedisMissing", "redis_installed", "start_redis"]
+__all__ = ["INSTALL", "REDIS_PORT", "Redis", "start_redis"]
 
 REDIS_PORT = int(os.environ.get("WORKBOOK_REDIS_PORT", "6390"))
 """Not Redis's usual 6379: a Redis already running on this machine is left alone."""
 
 INSTALL = "sudo apt-get install redis-server   (Debian, Ubuntu; `make test` in CI installs it)"
-
-
-class RedisMissing(RuntimeError):
-    """``redis-server`` is not installed: one line saying how to install it."""
-
-    def __init__(self) -> None:
-        super().__init__(f"redis-server is not installed. Install it with: {INSTALL}")
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"RedisMissing: {self}"]
-
-
-def redis_installed() -> str | None:
-    """The path of ``redis-server``, or ``None``."""
-    return shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
 
 
 @dataclass
@@ -92,15 +76,15 @@ class Redis:
 
 async def start_redis(port: int = REDIS_PORT) -> Redis:
     """Start ``redis-server`` on 127.0.0.1:``port`` (replacing the one started before)."""
-    if redis_installed() is None:
-        raise RedisMissing()
+    if installed("redis-server") is None:
+        raise ProgramMissing("redis-server", INSTALL)
     return Redis(port, await _run(port))
 
 
 async def _run(port: int) -> Program:
     folder = temporary_folder("redis")
     argv = [
-        redis_installed() or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+        installed("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
         "--dir", str(folder), "--save", "", "--appendonly", "no", "--daemonize", "no",
     ]
     return await start_program("redis", argv, port=port, folder=folder)

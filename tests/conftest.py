@@ -27,22 +27,17 @@ loopback only, and nothing leaves this machine.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
 from helpers.lifecycle import RunningServer, start_server, stop_server
+from tests.scale_support import IN_CI, missing
+from tests.scale_support import free_port as _free_port
 
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 os.environ.setdefault("WORKBOOK_SHARE_ADDRESS", "127.0.0.1")  # before nbval starts any kernel
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 os.environ.setdefault("WORKBOOK_REDIS_PORT", str(_free_port()))
@@ -53,8 +48,6 @@ SKIPPED_MIME_TYPES = ("text/html", "image/svg+xml")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The HTML policy above: nbval's collector (one per notebook) skips ``text/html`` and SVG."""
-    from tests.scale_support import IN_CI, missing
-
     absent = missing("redis-server", "nginx")
     for item in items:
         collector = item.parent

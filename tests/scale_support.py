@@ -13,21 +13,20 @@ import socket
 import pytest
 
 from helpers.nginx import INSTALL as NGINX_INSTALL
-from helpers.nginx import nginx_installed
+from helpers.programs import installed
 from helpers.redis_server import INSTALL as REDIS_INSTALL
-from helpers.redis_server import redis_installed
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
-PROGRAMS = {"redis-server": (redis_installed, REDIS_INSTALL), "nginx": (nginx_installed, NGINX_INSTALL)}
+INSTALL = {"redis-server": REDIS_INSTALL, "nginx": NGINX_INSTALL}
 
 
 def missing(*names: str) -> str | None:
     """Why a test of these programs can't run here, or ``None``."""
-    absent = [name for name in names if PROGRAMS[name][0]() is None]
+    absent = [name for name in names if installed(name) is None]
     if not absent:
         return None
-    return "; ".join(f"{name} is not installed ({PROGRAMS[name][1]})" for name in absent)
+    return "; ".join(f"{name} is not installed ({INSTALL[name]})" for name in absent)
 
 
 def needs(*names: str) -> None:
