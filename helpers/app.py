@@ -1,20 +1,21 @@
-"""The aiohttp application every stage builds on: Express's static server plus ``ws``'s upgrade.
+"""The plumbing every server of the workbook gets: ``add_plumbing(app)``, done by ``start_server``.
 
-``chat_app()`` serves ``public/`` (``/`` is ``index.html``) and, when given a websocket
-handler, accepts the websocket upgrade at ``/`` on the same server, as the original
-tutorial's ``server.on('upgrade', ...)`` did. Around that it adds the plumbing a notebook
-needs: a log, the set of open websockets, errors recorded instead of lost, and sockets
-closed with 1001 (Going Away) when the server stops.
+The notebooks teach plain aiohttp: an app is ``web.Application()`` with routes, a websocket
+handler is aiohttp's own (``ws = web.WebSocketResponse()``, ``await ws.prepare(request)``,
+``async for msg in ws``). ``start_server`` gives any such app what a notebook and a class
+need around it, without changing a line of it:
 
-Typical use, in a stage module::
+- a log (``app[LOG]``): what a handler prints goes there, not into whatever cell runs
+  (``helpers.log.route_prints``), and so do connects and disconnects of websockets, with why
+  a connection ended (1009, silence);
+- the doors (``_check_doors``): a foreign ``Host``, a page of another site (``Origin``), a
+  connection without a shared server's join key and one connection too many are refused;
+- every open websocket in ``app[SOCKETS]``, closed with 1001 (Going Away) when the server
+  stops; no compression (a chat line is short, a compressor costs each client memory);
+- a handler's exception recorded, and shown at the top of the next cell.
 
-    async def echo(request):
-        async with websocket_session(request) as ws:
-            async for text in text_messages(ws, request.app[LOG]):
-                await ws.send_str(text)
-        return ws
-
-    app = chat_app(websocket=echo)
+Typical use: ``start_server(app)`` calls it; ``add_plumbing(app)`` alone is for an app served
+some other way. ``chat_app()`` is notebook 1's static server, for stages without a websocket.
 """
 
 from __future__ import annotations
@@ -25,40 +26,34 @@ import mimetypes
 import resource
 import secrets
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from helpers.addresses import proxy_base
 from helpers.limits import LIMITS, RATE_LIMIT, Limits, RateLimit
-from helpers.log import ServerLog
+from helpers.log import ServerLog, route_prints, server_context
 
 __all__ = [
-    "ACTIONS",
-    "BINARY_REFUSED",
     "DOORS",
     "LIMITS",
     "LOG",
     "PUBLIC",
     "RATE_LIMIT",
     "SOCKETS",
-    "Action",
     "Doors",
     "add_plumbing",
     "allow_origins",
     "chat_app",
     "drop",
-    "on_messages",
+    "json_actions",
     "open_connections",
-    "text_messages",
     "transport_of",
     "websocket_of",
-    "websocket_session",
 ]
 
 PUBLIC = Path(__file__).resolve().parent.parent / "public"
@@ -66,9 +61,7 @@ PUBLIC = Path(__file__).resolve().parent.parent / "public"
 
 LOG = web.AppKey("log", ServerLog)
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
-
-BINARY_REFUSED = "error: binary frames are not supported here; send text"
-"""What a client hears when it sends a binary frame to a text chat (it stays connected)."""
+"""Every websocket the app has open (its handlers', and engine.io's): the plumbing keeps it."""
 
 mimetypes.add_type("text/javascript", ".mjs")  # browsers refuse ES modules served as anything else
 
@@ -76,7 +69,7 @@ FILES_KEPT_FREE = 64
 """File descriptors left for everything but client connections (the kernel's own, logs, files)."""
 
 CLOSE_TIMEOUT = 1.0
-"""Seconds to wait for a client's answer to our close frame; a stuck client can't hold a stop."""
+"""Seconds a stop waits for clients to answer the server's close frames; a stuck client can't hold it."""
 
 _TRANSPORTS: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport] = (
     weakref.WeakKeyDictionary()
@@ -85,13 +78,10 @@ _TRANSPORTS: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-Action = Callable[[web.Application, web.WebSocketResponse, dict[str, Any]], Awaitable[None]]
-"""What a JSON-protocol server does with one valid message: ``action(app, ws, message)``."""
-
-ACTIONS = web.AppKey("actions", dict[str, Action])
-"""A JSON-protocol server's actions by message ``type`` (notebook 06): its own ``sio.on``."""
-
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+SOCKETIO_PATH = "/socket.io/"
+"""Where python-socketio's ``attach`` serves: engine.io's websockets are its own business."""
 
 
 @dataclass
@@ -128,36 +118,35 @@ Socket.IO's long-polling sessions, for one: ``helpers.sio`` adds their count her
 _WEBSOCKET = web.RequestKey("websocket", web.WebSocketResponse)
 
 
-def chat_app(websocket: Handler | None = None) -> web.Application:
-    """An app serving ``public/``, with ``websocket`` handling upgrades at ``/`` if given."""
+async def index(request: web.Request) -> web.FileResponse:
+    """Notebook 1's ``/``: the index page."""
+    return web.FileResponse(PUBLIC / "index.html")
+
+
+def chat_app() -> web.Application:
+    """Notebook 1's static server: ``/`` is the index page, any other path a file of ``public/``."""
     app = web.Application()
-    add_plumbing(app)
-
-    async def root(request: web.Request) -> web.StreamResponse:
-        if websocket is not None and web.WebSocketResponse().can_prepare(request).ok:
-            return await websocket(request)
-        return web.FileResponse(PUBLIC / "index.html")
-
-    app.router.add_get("/", root)
+    app.router.add_get("/", index)
     app.router.add_static("/", PUBLIC)
     return app
 
 
 def add_plumbing(app: web.Application) -> web.Application:
-    """Give any app a log, socket tracking, error reporting and a quick, clean shutdown.
+    """Give any app a log, the doors, socket tracking, error reporting and a quick, clean stop.
 
-    Idempotent, so ``start_server`` can call it on apps a student wrote by hand.
+    Idempotent, so ``start_server`` can call it on every app it starts, a student's too. Its
+    middlewares go first, around the app's own.
     """
     if LOG in app:
         return app
+    route_prints()
     app[LOG] = ServerLog()
     app[SOCKETS] = set()
     app[DOORS] = Doors()
     app[LIMITS] = Limits()
-    app[RATE_LIMIT] = RateLimit(app[LIMITS])
+    app[RATE_LIMIT] = RateLimit(app[LIMITS], log=app[LOG].once)
     app[SESSION_COUNTERS] = []
-    app.middlewares.append(_check_doors)
-    app.middlewares.append(_record_errors)
+    app.middlewares[0:0] = [_within_server, _check_doors, _follow_websocket, _record_errors]
     app.on_response_prepare.append(_track_websocket)
     app.on_shutdown.append(_close_websockets)
     return app
@@ -171,19 +160,32 @@ def allow_origins(app: web.Application, *origins: str) -> web.Application:
 
 
 @web.middleware
+async def _within_server(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Handle ``request`` as this server's: what its code prints goes to its log.
+
+    A raw websocket is served uncompressed: the client's offer of permessage-deflate is not
+    passed on, so the handler's ``WebSocketResponse`` never takes it up (engine.io's websockets
+    are left as python-engineio makes them).
+    """
+    with server_context(request.app[LOG]):
+        if "Sec-WebSocket-Extensions" in request.headers and not request.path.startswith(SOCKETIO_PATH):
+            headers = request.headers.copy()
+            del headers["Sec-WebSocket-Extensions"]
+            request = request.clone(headers=headers)
+        return await handler(request)
+
+
+@web.middleware
 async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a foreign ``Host`` (403), a websocket from a foreign page's ``Origin`` or without the
-    join key of a shared server (403), and one more connection than a full server takes (503).
-
-    A websocket the request opens (ours, or engine.io's) is in ``app[SOCKETS]`` until it ends.
-    """
+    join key of a shared server (403), and one more connection than a full server takes (503)."""
     doors, proxied, log = request.app[DOORS], proxy_base() is not None, request.app[LOG]
     host = request.host
     if not proxied and _name(host) not in doors.names:
         log.once("host", f"Refused a request for Host {host!r}: not this server's name.")
         raise web.HTTPForbidden(text="This server is not known by that name.\n")
     wants_websocket = request.headers.get("Upgrade", "").lower() == "websocket"
-    if wants_websocket or request.path.startswith("/socket.io/"):
+    if wants_websocket or request.path.startswith(SOCKETIO_PATH):
         origin = request.headers.get("Origin")
         if origin is not None and not _trusted(origin, host, request, doors, proxied):
             log.once("origin", f"Refused a connection from a page at {origin!r}.")
@@ -193,12 +195,50 @@ async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResp
             raise web.HTTPForbidden(text=NEEDS_KEY)
         if _opens_connection(request, wants_websocket):
             _refuse_when_full(request.app)
+    return await handler(request)
+
+
+@web.middleware
+async def _follow_websocket(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A websocket the request opens (ours, or engine.io's) is in ``app[SOCKETS]`` until it ends.
+
+    When a raw websocket's handler returns, the log says the client left, and why when it was
+    the server's doing: a message over ``max_msg_size`` (1009), or no answer to the heartbeat.
+    """
     try:
         return await handler(request)
     finally:
         ws = request.get(_WEBSOCKET)
         if ws is not None:
-            request.app[SOCKETS].discard(ws)
+            _websocket_ended(request.app, ws, raw=not request.path.startswith(SOCKETIO_PATH))
+
+
+def _websocket_ended(app: web.Application, ws: web.WebSocketResponse, *, raw: bool) -> None:
+    sockets, log = app[SOCKETS], app[LOG]
+    sockets.discard(ws)
+    app[RATE_LIMIT].forget(ws)
+    if not raw:
+        return
+    error = ws.exception()
+    if WSCloseCode.MESSAGE_TOO_BIG in (ws.close_code, getattr(error, "code", None)):
+        log.once("too big", "Closed a client's connection (1009): its message was over the size limit.")
+    elif isinstance(error, asyncio.TimeoutError):
+        log.once("silent", "Dropped a client that stopped answering pings.")
+    log(f"Client disconnected ({len(sockets)} open).")
+
+
+def json_actions(app: web.Application) -> dict[str, Callable[..., Any]] | None:
+    """A JSON chat's table of actions by message type (notebook 06's ``app[ACTIONS]``), if ``app`` has one.
+
+    Found by what it is, not by its key: a notebook that runs its cells again makes a new key.
+    The checkers put a student's action in it; sharing picks the JSON page for such an app.
+    """
+    for key in app:
+        value = app[key]
+        if isinstance(value, dict) and {"nick", "chat"} <= value.keys():
+            if all(map(callable, value.values())):
+                return value
+    return None
 
 
 def websocket_of(request: web.Request) -> web.WebSocketResponse | None:
@@ -208,7 +248,7 @@ def websocket_of(request: web.Request) -> web.WebSocketResponse | None:
 
 def _opens_connection(request: web.Request, wants_websocket: bool) -> bool:
     """A new websocket (an upgrade of a Socket.IO session too), or a new Socket.IO session."""
-    if request.path.startswith("/socket.io/"):
+    if request.path.startswith(SOCKETIO_PATH):
         return wants_websocket or "sid" not in request.query
     return wants_websocket
 
@@ -241,9 +281,12 @@ async def _track_websocket(request: web.Request, response: web.StreamResponse) -
     """
     if isinstance(response, web.WebSocketResponse):
         request[_WEBSOCKET] = response
-        request.app[SOCKETS].add(response)
+        sockets = request.app[SOCKETS]
+        sockets.add(response)
         if request.transport is not None:
             _TRANSPORTS[response] = request.transport
+        if not request.path.startswith(SOCKETIO_PATH):
+            request.app[LOG](f"Client connected ({len(sockets)} open).")
 
 
 def _has_key(request: web.Request, key: str) -> bool:
@@ -306,57 +349,13 @@ async def _close_websockets(app: web.Application) -> None:
         pass
 
 
-@asynccontextmanager
-async def websocket_session(request: web.Request) -> AsyncIterator[web.WebSocketResponse]:
-    """Accept the upgrade, track the socket while it is open, log connect and disconnect."""
-    limits = request.app[LIMITS]
-    ws = web.WebSocketResponse(
-        timeout=CLOSE_TIMEOUT,
-        compress=False,
-        max_msg_size=limits.message_bytes + 1,  # over it: closed with 1009, Message Too Big
-        heartbeat=limits.heartbeat,  # a ping every heartbeat s: a peer gone silent is dropped
-    )
-    await ws.prepare(request)  # joins app[SOCKETS] (_track_websocket)
-    sockets, log = request.app[SOCKETS], request.app[LOG]
-    log(f"Client connected ({len(sockets)} open).")
-    try:
-        yield ws
-    finally:
-        sockets.discard(ws)
-        request.app[RATE_LIMIT].forget(ws)
-        log(f"Client disconnected ({len(sockets)} open).")
-
-
-async def text_messages(
-    ws: web.WebSocketResponse, log: ServerLog, *, binary_reply: str = BINARY_REFUSED
-) -> AsyncIterator[str]:
-    """Yield each text message; a binary frame gets ``binary_reply`` and the chat goes on."""
-    async for msg in ws:
-        if msg.type is WSMsgType.TEXT:
-            yield msg.data
-        elif msg.type is WSMsgType.BINARY:
-            log(f"Refused a binary frame of {len(msg.data)} bytes.")
-            await ws.send_str(binary_reply)
-        elif msg.type is WSMsgType.ERROR:
-            log_connection_error(log, ws)
-
-
-def log_connection_error(log: ServerLog, ws: web.WebSocketResponse) -> None:
-    """Say, in one line, why a client's connection broke: too big a message, or silence."""
-    error = ws.exception()
-    if getattr(error, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
-        log.once("too big", "Closed a client's connection (1009): its message was over the size limit.")
-    elif isinstance(error, TimeoutError):
-        log.once("silent", "Dropped a client that stopped answering pings.")
-    else:
-        log.once(f"error {type(error).__name__}", f"Connection error: {error}")
-
-
 def drop(ws: web.WebSocketResponse) -> None:
-    """Cut ``ws``'s connection at once, without a close frame.
+    """Cut ``ws``'s connection at once, without a close frame: aiohttp's ``request.transport.abort()``.
 
     For a client whose buffers are full because it stopped reading: it could not even take
-    a close frame, and waiting for it would hold back whoever waits.
+    a close frame, and waiting for it would hold back whoever waits. aiohttp gives the
+    connection only to the handler (``request.transport``); the plumbing keeps it for each
+    websocket so that a broadcast, which has only the websocket, can cut it.
     """
     transport = _TRANSPORTS.get(ws)
     if transport is not None:
@@ -370,14 +369,3 @@ def transport_of(ws: web.WebSocketResponse) -> asyncio.Transport | None:
     so frames written here between them stay whole too.
     """
     return _TRANSPORTS.get(ws)
-
-
-def on_messages(app: web.Application, actions: Mapping[str, Action]) -> None:
-    """Let ``app`` do ``actions[type](app, ws, message)`` for each valid message of that type.
-
-    A JSON-protocol server looks its actions up in ``app[ACTIONS]`` at each message, so
-    actions added (or replaced) while the server runs take effect at once.
-    """
-    if ACTIONS not in app:
-        app[ACTIONS] = {}
-    app[ACTIONS].update(actions)

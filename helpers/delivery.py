@@ -3,8 +3,7 @@
 """The code of notebook 09, "Delivery guarantees", as the workbook runs it."""
 
 import sqlite3
-from dataclasses import dataclass
-from typing import Self
+from typing import NamedTuple
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -17,8 +16,7 @@ CREATE TABLE IF NOT EXISTS messages (
 COLUMNS = "id, nick, text, client_offset"
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One stored chat message; ``id`` is its server offset."""
 
     id: int
@@ -31,25 +29,20 @@ class Message:
         return f"{self.nick}: {self.text}"
 
 
-class Database:
-    """An SQLite database, ``":memory:"`` or a file, open inside ``with`` only."""
+class MessageStore:
+    """The chat's messages in SQLite (``":memory:"`` or a file), by server offset."""
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
-        self.db: sqlite3.Connection | None = None
+        self.db: sqlite3.Connection | None = None  # open from open() to close()
 
-    def __enter__(self) -> Self:
+    def open(self) -> None:
         self.db = sqlite3.connect(self.path)
         self.db.execute(SCHEMA)
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def close(self) -> None:
         self.db.close()
         self.db = None
-
-
-class MessageStore(Database):
-    """The chat's messages, by server offset."""
 
     def add(self, nick: str, text: str, client_offset: str | None = None) -> tuple[Message, bool]:
         """``(the message, True)``; for a client offset seen before, ``(that message, False)``."""

@@ -40,7 +40,7 @@ from helpers.addresses import browser_url
 from helpers.app import LIMITS, LOG, SOCKETS, add_plumbing
 from helpers.kernel import before_each_cell
 from helpers.limits import raise_open_files_limit
-from helpers.log import ServerLog
+from helpers.log import ServerLog, server_context
 from helpers.share import (
     Sharing,
     allow_shared_origin,
@@ -50,6 +50,7 @@ from helpers.share import (
     stage_page,
     with_key,
 )
+from helpers.sio import hold_socketio
 from helpers.waiting import Changes, cell_began
 
 __all__ = [
@@ -161,7 +162,8 @@ class RunningServer:
             await asyncio.wait(self.tasks, timeout=SHUTDOWN_TIMEOUT)
         for address in self.runner.addresses:
             _ACCEPT_LOGS.pop(tuple(address[:2]), None)
-        await self.runner.cleanup()
+        with server_context(self.log):  # what its shutdown handlers print goes to its log
+            await self.runner.cleanup()
 
     def __repr__(self) -> str:
         shared = "" if self.sharing is None else f" shared at {self.sharing.origin(self.port)}/"
@@ -226,6 +228,7 @@ async def open_server(
     ``sharing``, it listens on ``sharing.address`` too (same port) and asks for its key.
     """
     add_plumbing(app)
+    hold_socketio(app)  # notebook 10's defenses for a python-socketio server on the app, if any
     raise_open_files_limit()  # every client is an open file: 1,024 of them is no classroom
     open_doors(app, sharing, host)
     runner = web.AppRunner(
@@ -237,7 +240,8 @@ async def open_server(
         # default waits an hour. It never cuts a request being answered, nor an open websocket.
         keepalive_timeout=app[LIMITS].idle,
     )
-    await runner.setup()
+    with server_context(app[LOG]):  # what its startup handlers print (or start) goes to its log
+        await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()

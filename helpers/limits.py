@@ -53,15 +53,21 @@ LIMITS = web.AppKey("limits", Limits)
 class RateLimit:
     """A token bucket per client: ``allow(who)`` says whether ``who`` may send one more now.
 
-    Each client may send ``burst`` messages at once, then ``rate`` a second on average. A
+    Each client may send ``burst`` messages at once, then ``rate`` a second on average; with a
+    ``log`` (``ServerLog.once``), a refusal is logged, once per interval. A
     bucket that has filled up again is the same as a new one, so buckets are forgotten then:
     the memory stays bounded however many clients come and go.
     """
 
     PRUNE_AT = 4096
 
-    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits, self.clock = limits, clock
+    def __init__(
+        self,
+        limits: Limits,
+        clock: Callable[[], float] = time.monotonic,
+        log: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.limits, self.clock, self.log = limits, clock, log
         self._buckets: dict[Hashable, tuple[float, float]] = {}  # who -> (tokens, when)
 
     def __len__(self) -> int:
@@ -77,6 +83,8 @@ class RateLimit:
             self._prune(now)
         if tokens < 1:
             self._buckets[who] = (tokens, now)
+            if self.log is not None:  # a flood is said once per interval, never line by line
+                self.log("too fast", f"Refused messages from a client: {self.describe()}.")
             return False
         self._buckets[who] = (tokens - 1, now)
         return True

@@ -1,25 +1,40 @@
 """The server's log: what the server says, kept as lines.
 
-The original tutorial's server prints with ``console.log``. Inside a notebook a print from a
-background task lands in whatever cell happens to run (or in none), so the server writes
-here instead: the standalone command echoes every line to the terminal, a notebook prints
-the lines in a later cell, and tests wait for a line instead of sleeping.
+The original tutorial's server prints with ``console.log``; the handlers a notebook teaches
+``print``, as a Python program does. Inside a notebook a print from a background task lands
+in whatever cell happens to run (or in none), so what a server's handlers print comes here
+instead (``route_prints``): the standalone command echoes every line to the terminal, a
+notebook prints the lines in a later cell, and tests wait for a line instead of sleeping.
 """
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import contextvars
 import logging
 import re
+import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 
 from helpers.waiting import Changes, Lines, now
 
-__all__ = ["MAX_LINES", "MAX_LINE_CHARS", "ONCE_EVERY", "ServerError", "ServerLog"]
+__all__ = [
+    "CURRENT_LOG",
+    "MAX_LINES",
+    "MAX_LINE_CHARS",
+    "ONCE_EVERY",
+    "ServerError",
+    "ServerLog",
+    "route_prints",
+    "server_context",
+]
 
 ONCE_EVERY = 10.0
 """Seconds between two log lines of the same repeated condition (``ServerLog.once``)."""
@@ -69,6 +84,7 @@ class ServerLog:
     error_count: int = 0
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     _once: dict[str, list] = field(default_factory=dict, repr=False)
+    _partial: str = field(default="", repr=False)
 
     @property
     def changes(self) -> Changes:
@@ -80,7 +96,7 @@ class ServerLog:
             line = f"{line[:MAX_LINE_CHARS]}… ({len(line):,} characters)"
         self.lines.append(line)
         if self.echo:
-            print(line, flush=True)
+            _echo(line + "\n")
         for listener in self.listeners:
             listener(line)
 
@@ -113,7 +129,13 @@ class ServerLog:
         del self.errors[:-MAX_ERRORS]
         self(error.summary)
         if self.echo:
-            print(error.traceback, end="", flush=True)
+            _echo(error.traceback)
+
+    def write(self, text: str) -> None:
+        """Take printed text: each whole line is logged, a partial one waits for its end."""
+        *whole, self._partial = (self._partial + text).split("\n")
+        for line in whole:
+            self(line)
 
     def logger(self, name: str) -> logging.Logger:
         """A ``logging.Logger`` that writes ERROR records here instead of to stderr.
@@ -171,3 +193,76 @@ class _ToServerLog(logging.Handler):
             self.server_log(f"{self.prefix}: {record.getMessage()}")
         elif not any(error.exception is exception for error in self.server_log.errors):
             self.server_log.error(f"{self.prefix} ({record.getMessage()})", exception)
+
+
+CURRENT_LOG: contextvars.ContextVar[ServerLog | None] = contextvars.ContextVar("server log", default=None)
+"""The log of the server whose request (or Socket.IO event) this code is handling, if any.
+
+Set by the server for each request (``helpers.app``); a task started while handling one
+(python-socketio runs each event in a task of its own) inherits it.
+"""
+
+
+@contextlib.contextmanager
+def server_context(log: ServerLog) -> Iterator[None]:
+    """Run the block as the server of ``log``: its prints, and the tasks it starts, go there."""
+    token = CURRENT_LOG.set(log)
+    try:
+        yield
+    finally:
+        CURRENT_LOG.reset(token)
+
+
+_builtin_print = builtins.print
+
+
+def _print(
+    *values: object, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
+    """``print``, but inside a server (``CURRENT_LOG``) a line for its log, not for a cell."""
+    log = CURRENT_LOG.get()
+    if log is None or file not in (None, sys.stdout):
+        _builtin_print(*values, sep=sep, end=end, file=file, flush=flush)
+        return
+    sep, end = " " if sep is None else sep, "\n" if end is None else end
+    log.write(sep.join(map(str, values)) + end)
+
+
+class _RecordsToServerLog(logging.Handler):
+    """The root logger's handler for ``logging`` inside a server: records go to its log.
+
+    ``logging.exception("...")`` in a handler is recorded as the server's error (shown at the
+    top of the next cell); other records become lines. Outside a server, a record goes where
+    it went before: to the other handlers, or, when there are none, to ``logging.lastResort``.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log = CURRENT_LOG.get()
+        if log is None:
+            if logging.getLogger().handlers == [self] and logging.lastResort is not None:
+                logging.lastResort.handle(record)
+            return
+        if record.exc_info and record.exc_info[1] is not None:
+            log.error(record.getMessage(), record.exc_info[1])
+        else:
+            log(record.getMessage())
+
+
+def route_prints() -> None:
+    """From now on, what a server's handlers print or log goes to that server's log (idempotent).
+
+    The tutorial's ``console.log(`ws got: ${data}`)`` is ``print(f"ws got: {data}")`` in
+    the handlers the notebooks teach; this makes that line land in ``server.log`` instead of
+    in whichever cell happens to run, and ``logging.exception(...)`` in a handler records the
+    error there. A print or a record outside any server is untouched.
+    """
+    builtins.print = _print  # print is looked up at each call: sys.stdout may change, this stays
+    root = logging.getLogger()
+    if not any(isinstance(handler, _RecordsToServerLog) for handler in root.handlers):
+        root.addHandler(_RecordsToServerLog())
+
+
+def _echo(text: str) -> None:
+    """Write to the terminal (the standalone command), never back into a server log."""
+    sys.stdout.write(text)
+    sys.stdout.flush()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.app import LOG
+from helpers.app import LOG, add_plumbing
 from helpers.lifecycle import DEFAULT_PORT, PortInUseError, start_server, stop_server
 from helpers.share import ADDRESS_VARIABLE, announce
 from helpers.stages import DESCRIPTIONS, STAGES
@@ -120,10 +120,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    app = STAGES[args.stage](**args.options)
-    app_log = app.get(LOG)
-    if app_log is not None:
-        app_log.echo = True
+    app = add_plumbing(STAGES[args.stage](**args.options))
+    app[LOG].echo = True  # the terminal shows the server log as it is written
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

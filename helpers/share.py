@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import segno
 from aiohttp import web
 
-from helpers.app import ACTIONS, DOORS
+from helpers.app import DOORS, json_actions
 from helpers.sio import SIO
 
 __all__ = [
@@ -139,7 +139,7 @@ def stage_page(app: web.Application) -> str:
     """The page that chats with ``app``: a Socket.IO, a JSON or a plain websocket server's."""
     if SIO in app:
         return "socketio.html"
-    if ACTIONS in app:
+    if json_actions(app) is not None:
         return "json.html"
     return "chat.html"
 

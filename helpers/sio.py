@@ -1,27 +1,33 @@
-"""Socket.IO on the workbook's server: a python-socketio ``AsyncServer`` on the app of ``chat_app()``.
+"""What ``start_server`` gives a python-socketio server it finds on an app: notebook 10's defenses.
 
-Node's ``socket.io`` attaches to Express's HTTP server; here an ``AsyncServer`` attaches to
-the aiohttp app that serves ``public/``, at the default path ``/socket.io/`` (notebook 07
-builds it by hand; ``socketio_app()`` does the same for the later stages), and
-``add_socketio_plumbing`` adds what a notebook needs around it:
+The notebooks teach python-socketio as its documentation writes it::
 
-- ``app[SIO]``: the server, where a handler finds it to emit;
-- the browser client served from the pinned npm package at ``/vendor/socket.io/``
-  (python-socketio does not serve ``/socket.io/socket.io.js`` as Node's socket.io does);
-- stopping the server disconnects every client first, so ``stop_server()`` stays quick.
+    sio = socketio.AsyncServer(async_mode="aiohttp")
+    app = web.Application()
+    sio.attach(app)
 
-Event handlers take the app first, ``handler(app, sid, *arguments)``, so that a handler at
-module level finds the stage's state under the app's keys, as an aiohttp handler does through
-``request.app``. ``on_events`` registers them, each behind ``guard``: whatever a client
-sends is refused with ``{"error": ...}`` or recorded in the log, never a silent crash.
+    @sio.on("chat message")
+    async def chat_message(sid, msg):
+        await sio.emit("chat message", msg)
 
-Typical use, in a stage module::
+``start_server(app)`` finds that server on the app (``socketio_server_of``: the routes
+``attach`` added lead to it) and holds it to the class's limits (``hold_socketio``), without
+a line of the student's code changing:
 
-    async def chat_message(app, sid, msg):
-        await app[SIO].emit("chat message", msg)
-
-    app, sio = socketio_app()
-    on_events(app, {"chat message": chat_message})
+- ``app[SIO]`` is the server, for the workbook's tools (the panel, the checkers);
+- its log lines go to the server log, not to stderr, and what its handlers print too;
+- every event is guarded: a client over the rate limit, with arguments the handler can't
+  take, or with an event no handler takes, is answered ``{"error": ...}`` in the
+  acknowledgement; an exception in a handler is recorded (shown at the next cell) and
+  answered ``{"error": "internal server error"}``: never a silent crash;
+- what a text chat can't read (binary attachments, frames engine.io can't parse, nesting
+  deeper than ``MAX_DEPTH``) is refused with a reason, and the connection goes on;
+- a client that stops reading is dropped at ``Limits.queue`` packets waiting; a session
+  upgrades once; polling sessions count as connections;
+- its emits go out through ``FanoutManager`` (notebook 11) unless the app chose a manager;
+- stopping the server disconnects every client first, and leaves no task behind;
+- the browser client is served from the pinned npm package at ``/vendor/socket.io/``
+  (python-socketio does not serve ``/socket.io/socket.io.js`` as Node's socket.io does).
 """
 
 from __future__ import annotations
@@ -32,13 +38,15 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial, wraps
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import engineio.base_server
 import socketio
+import socketio.base_server
 from aiohttp import WSMessage, WSMsgType, web
 
 from helpers.app import (
@@ -48,12 +56,10 @@ from helpers.app import (
     SESSION_COUNTERS,
     Handler,
     allow_origins,
-    chat_app,
     drop,
     websocket_of,
 )
 from helpers.limits import Limits, RateLimit
-from helpers.log import ServerLog
 from helpers.protocol import MAX_DEPTH, nesting
 from helpers.sio_fanout import FanoutManager
 
@@ -61,21 +67,19 @@ __all__ = [
     "CLIENT_DIST",
     "CLIENT_VERSION",
     "SIO",
-    "EventHandler",
     "REFUSED",
-    "Refused",
+    "Origins",
     "TextPacket",
-    "add_socketio_plumbing",
     "backlog",
-    "guard",
     "hide_ids",
-    "on_events",
+    "hold_socketio",
     "quiet_logger",
-    "socketio_app",
+    "socketio_server_of",
     "until_sent",
 ]
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
+"""The python-socketio server ``start_server`` found on the app (the workbook's own key)."""
 
 CLIENT_VERSION = "4.8.4"
 """The browser client's version: pinned in package.json, and the CDN fallback of socketio.mjs."""
@@ -87,53 +91,77 @@ SHUTDOWN_TIMEOUT = 1.5
 """Seconds to wait for clients to be told goodbye when the server stops."""
 
 Origins = list[str] | Callable[[str], bool] | None
+"""python-socketio's ``cors_allowed_origins``: a list of exact origins, a test, or ``None`` (its own)."""
 
 
-def socketio_app(
-    *, cors_allowed_origins: Origins = None, always_connect: bool = False, message_queue: str | None = None
-) -> tuple[web.Application, socketio.AsyncServer]:
-    """``chat_app()`` plus a Socket.IO server at ``/socket.io/``, as notebook 07 builds it; returns both.
+def socketio_server_of(app: web.Application) -> socketio.AsyncServer | None:
+    """The python-socketio server attached to ``app`` (``sio.attach(app)``), if there is one.
 
-    ``message_queue`` (``redis://127.0.0.1:6390/0``) shares emits, rooms and private messages
-    with every server process on the same Redis (python-socketio's ``AsyncRedisManager``,
-    notebook 12); without it, emits reach this process's clients, one task for all of them.
-
-    ``cors_allowed_origins=None`` (the default) accepts pages from this server only. Give a
-    list of exact origins to accept others too; never ``'*'`` (anyone) nor ``[]`` (which
-    turns the check off). ``always_connect=True`` accepts a connection before the connect
-    handler runs, so that handler may already emit to the new client.
+    ``attach`` routes ``/socket.io/`` to its engine.io server's ``handle_request``; that
+    engine.io server hands every connection to the python-socketio server that made it.
     """
-    app = chat_app()
+    if SIO in app:
+        return app[SIO]
+    for route in app.router.routes():
+        eio = getattr(route.handler, "__self__", None)
+        if isinstance(eio, engineio.AsyncServer):
+            sio = getattr(eio.handlers.get("connect"), "__self__", None)
+            if isinstance(sio, socketio.AsyncServer):
+                return sio
+    return None
+
+
+def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
+    """Hold the app's python-socketio server, if it has one, to the class's limits (idempotent).
+
+    ``start_server`` calls it, after ``add_plumbing``, before the app starts.
+    """
+    sio = socketio_server_of(app)
+    if sio is None or SIO in app:
+        return sio
+    app[SIO] = sio
     log = app[LOG]
-    sio = socketio.AsyncServer(
-        async_mode="aiohttp",
-        cors_allowed_origins=cors_allowed_origins,
-        always_connect=always_connect,
-        logger=log.logger("socket.io"),  # python-socketio's own loggers print to stderr
-        engineio_logger=log.logger("engine.io"),
-        max_http_buffer_size=app[LIMITS].message_bytes,  # over it: 1009 (websocket) or 400
-        serializer=TextPacket,  # a text chat: binary attachments are refused, not read as text
-        client_manager=client_manager(app, message_queue),
-    )
-    sio.attach(app)  # GET/POST/OPTIONS at /socket.io/
-    add_socketio_plumbing(app, sio)
-    if isinstance(cors_allowed_origins, list):  # the same pages may open a websocket at all
-        allow_origins(app, *cors_allowed_origins)
-    return app, sio
-
-
-def client_manager(app: web.Application, message_queue: str | None) -> socketio.AsyncManager:
-    """Who gets an emit: every process on ``message_queue``, else this process's clients, fast."""
-    if message_queue is None:
-        return FanoutManager()  # one emit to everyone: no task per client (notebook 11)
-    manager = socketio.AsyncRedisManager(message_queue, logger=app[LOG].logger("socket.io"))
-    app.on_startup.append(partial(_listen_from_the_start, manager))
-    app.on_cleanup.append(partial(_close_queue, manager))
-    return manager
+    if sio.logger is socketio.base_server.default_logger:  # it would print to stderr
+        sio.logger = log.logger("socket.io")
+    if sio.eio.logger is engineio.base_server.default_logger:
+        sio.eio.logger = log.logger("engine.io")
+    if type(sio.manager) is socketio.AsyncManager and not sio.manager_initialized:
+        sio.manager = FanoutManager()  # the same emits, without a task per client
+        sio.manager.set_server(sio)
+    sio.eio.max_http_buffer_size = min(sio.eio.max_http_buffer_size, app[LIMITS].message_bytes)
+    if sio.packet_class is socketio.packet.Packet:
+        sio.packet_class = TextPacket
+    if isinstance(sio.eio.cors_allowed_origins, list):  # the same pages may open a websocket at all
+        allow_origins(app, *sio.eio.cors_allowed_origins)
+    if CLIENT_DIST.is_dir():
+        app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
+    app[SIO_TASKS], app[UPGRADES] = set(), weakref.WeakValueDictionary()
+    app[NOTICES] = RateLimit(Limits(rate=1, burst=1))
+    _track_background_tasks(sio, app[SIO_TASKS])
+    _guard_events(app, sio)
+    app[SESSION_COUNTERS].append(partial(_polling_sessions, sio))
+    app.on_response_prepare.append(_answer_unreadable_frames)
+    app.middlewares.insert(1, _one_websocket_per_session)  # inside the plumbing's first, around the app's
+    app.on_startup.append(_monitor_again)
+    app.on_startup.append(_start_watching_backlogs)
+    app.on_shutdown.insert(0, _say_goodbye)  # before those websockets are closed
+    sio.on(REFUSED_INPUT, partial(_refuse_input, app))
+    if isinstance(sio.manager, socketio.AsyncRedisManager):
+        _share_through_redis(app, sio.manager)
+    return sio
 
 
 SUBSCRIBE_TIMEOUT = 3.0
 """Seconds a server with a message queue waits at start for Redis to take its subscription."""
+
+
+def _share_through_redis(app: web.Application, manager: socketio.AsyncRedisManager) -> None:
+    """A server on Redis (``client_manager=socketio.AsyncRedisManager(url)``, notebook 12) listens
+    from its start and stops listening with it."""
+    if manager.logger is socketio.base_server.default_logger:
+        manager.logger = app[LOG].logger("socket.io")
+    app.on_startup.append(partial(_listen_from_the_start, manager))
+    app.on_cleanup.append(partial(_close_queue, manager))
 
 
 async def _listen_from_the_start(manager: socketio.AsyncRedisManager, app: web.Application) -> None:
@@ -169,34 +197,106 @@ async def _close_queue(manager: socketio.AsyncRedisManager, app: web.Application
     manager.redis, manager.pubsub, manager.connected = None, None, False
 
 
-def add_socketio_plumbing(app: web.Application, sio: socketio.AsyncServer) -> web.Application:
-    """Keep ``sio`` at ``app[SIO]``, serve the browser client, hold it to the app's limits, and
-    say goodbye quickly at stop.
+# --- every event guarded: what python-socketio would lose, answered and recorded ---------------
 
-    engine.io's websockets join the app's ``SOCKETS`` as any other (``helpers.app``), so a stop
-    closes them with 1001 and they count as connections; its polling sessions count too.
+
+def _guard_events(app: web.Application, sio: socketio.AsyncServer) -> None:
+    """Route every event python-socketio dispatches through ``_guarded``.
+
+    python-socketio calls each handler in a task of its own with whatever the client sent.
+    Unguarded, arguments it can't take or an exception in it end that task: the client gets
+    no acknowledgement, nothing reaches the server log, and the only trace is asyncio's "Task
+    exception was never retrieved" on stderr, in a notebook in some random cell.
+    ``_trigger_event`` is where python-socketio 5 calls every handler (connect, disconnect,
+    events, catch-alls), the one place to guard them all, whenever they were registered.
     """
-    app[SIO] = sio
-    _hold_to_limits(app, sio)
-    if CLIENT_DIST.is_dir():
-        app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
-    app[SIO_TASKS], app[UPGRADES] = set(), weakref.WeakValueDictionary()
-    app[NOTICES] = RateLimit(Limits(rate=1, burst=1))
-    _track_background_tasks(sio, app[SIO_TASKS])
-    app[SESSION_COUNTERS].append(partial(_polling_sessions, sio))
-    app.on_response_prepare.append(_answer_unreadable_frames)
-    app.middlewares.append(_one_websocket_per_session)
-    app.on_startup.append(_monitor_again)
-    app.on_startup.append(_start_watching_backlogs)
-    app.on_shutdown.insert(0, _say_goodbye)  # before those websockets are closed
-    sio.on(REFUSED_INPUT, partial(_refuse_input, app))
-    sio.on("*", guard(app[LOG], "*", no_such_event, app))  # a stage's own "*" replaces it
-    return app
+    trigger = sio._trigger_event
+
+    async def guarded(event: str, namespace: str, *args: Any) -> Any:
+        if event == "connect":
+            return await _connect_guarded(app, sio, trigger, namespace, *args)
+        if event == "disconnect":
+            return await _disconnect_guarded(app, trigger, namespace, *args)
+        return await _event_guarded(app, sio, trigger, event, namespace, *args)
+
+    sio._trigger_event = guarded  # type: ignore[method-assign]
 
 
-async def no_such_event(app: web.Application, event: str, sid: str, *_: Any) -> dict:
-    """An event no handler takes is refused, so a client waiting for its ack is not left waiting."""
-    raise Refused("no such event")
+async def _connect_guarded(
+    app: web.Application, sio: socketio.AsyncServer, trigger: Callable, namespace: str, *args: Any
+) -> Any:
+    """``connect``, unless the client's ``auth`` was unreadable: then refused, and told why.
+
+    A server with ``always_connect`` has already let the client in: it hears ``refused`` with
+    the reason, then is disconnected. Otherwise the reason is its ``connect_error``. A bug in
+    the handler refuses the connection too, recorded for the next cell. A handler that takes
+    no ``auth`` gets a ``TypeError`` here, as python-socketio expects: it calls it again without.
+    """
+    sid, _, *auth = args
+    if auth and isinstance(auth[0], UnreadableAuth):
+        why = auth[0].why
+        await _tell_refused(app, sid, why)
+        raise socketio.exceptions.ConnectionRefusedError(why)
+    handler, call_args = sio._get_event_handler("connect", namespace, args)
+    if handler is not None:
+        inspect.signature(handler).bind(*call_args)  # a TypeError: python-socketio retries
+    try:
+        return await trigger("connect", namespace, *args)
+    except socketio.exceptions.ConnectionRefusedError:
+        raise
+    except Exception as exc:
+        app[LOG].error('Socket.IO handler for "connect"', exc)
+        raise socketio.exceptions.ConnectionRefusedError("internal server error") from None
+
+
+async def _disconnect_guarded(app: web.Application, trigger: Callable, namespace: str, *args: Any) -> Any:
+    """``disconnect``: the client's rate-limit buckets go with it; a bug in it is recorded."""
+    sid = args[0] if args else None
+    app[RATE_LIMIT].forget(sid)
+    app[NOTICES].forget(sid)
+    try:
+        return await trigger("disconnect", namespace, *args)
+    except Exception as exc:
+        app[LOG].error('Socket.IO handler for "disconnect"', exc)
+        return None
+
+
+async def _event_guarded(
+    app: web.Application, sio: socketio.AsyncServer, trigger: Callable, event: str, namespace: str, *args: Any
+) -> Any:
+    """An event: held to the rate limit, its arguments checked, its errors answered and recorded."""
+    name = '"refused input"' if event == REFUSED_INPUT else f'"{event}"'
+    sid = args[0] if args else None
+    if not app[RATE_LIMIT].allow(sid):
+        return await _too_fast(app, sid, name)
+    handler, call_args = sio._get_event_handler(event, namespace, args)
+    if handler is None:
+        if sio._get_namespace_handler(namespace, args)[0] is not None:
+            return await trigger(event, namespace, *args)  # a class-based namespace: its own rules
+        app[LOG].once(f"no handler {event}", f"Refused {name}: no such event")
+        return {"error": "no such event"}
+    try:
+        inspect.signature(handler).bind(*call_args)
+    except TypeError:
+        why = f"wrong arguments: {name} takes {_takes(handler, len(call_args) - len(args) + 1)}"
+        app[LOG].once(f"refused {event}", f"Refused {name}: {why}")
+        return {"error": why}
+    try:
+        answer = await trigger(event, namespace, *args)
+    except Exception as exc:
+        app[LOG].error(f"Socket.IO handler for {name}", exc)
+        return {"error": "internal server error"}
+    if isinstance(answer, dict) and isinstance(answer.get("error"), str):  # the handler refused it
+        app[LOG].once(f"refused {event}", f"Refused {name}: {answer['error']}")
+    return answer
+
+
+def _takes(handler: Callable, leading: int) -> str:
+    """What a handler takes after its ``leading`` parameters (``sid``; a catch-all's ``event, sid``)."""
+    params = list(inspect.signature(handler).parameters.values())[leading:]
+    names = [f"*{p.name}" if p.kind is p.VAR_POSITIONAL else p.name for p in params]
+    return f"({', '.join(names)})" if names else "no arguments"
+
 
 
 NOTICES = web.AppKey("socket.io notices", RateLimit)
@@ -204,13 +304,6 @@ NOTICES = web.AppKey("socket.io notices", RateLimit)
 
 SIO_TASKS = web.AppKey("socket.io tasks", set[asyncio.Task[Any]])
 """engine.io's and python-socketio's background tasks (pings, handlers): a stop ends them all."""
-
-
-def _hold_to_limits(app: web.Application, sio: socketio.AsyncServer) -> None:
-    """A server built by hand (notebook 07) gets what ``socketio_app`` passes as options."""
-    sio.eio.max_http_buffer_size = min(sio.eio.max_http_buffer_size, app[LIMITS].message_bytes)
-    if sio.packet_class is socketio.packet.Packet:
-        sio.packet_class = TextPacket
 
 
 def _track_background_tasks(sio: socketio.AsyncServer, tasks: set[asyncio.Task[Any]]) -> None:
@@ -233,39 +326,6 @@ def _track_background_tasks(sio: socketio.AsyncServer, tasks: set[asyncio.Task[A
 def _polling_sessions(sio: socketio.AsyncServer) -> int:
     """Sessions not (yet) on a websocket: those on a websocket are in ``SOCKETS`` already."""
     return sum(1 for socket in list(sio.eio.sockets.values()) if not socket.upgraded)
-
-
-EventHandler = Callable[..., Awaitable[Any]]
-"""``handler(app, sid, *arguments)``; the catch-all ``"*"``: ``handler(app, event, sid, *arguments)``."""
-
-def on_events(app: web.Application, events: Mapping[str, EventHandler]) -> None:
-    """Register each ``events[name]`` on ``app[SIO]``: python-socketio's ``sio.on(name, ...)``, app first.
-
-    ``connect`` (``app, sid, environ, auth``) and ``disconnect`` (``app, sid, reason``) are
-    registered nearly as they are (an unreadable ``auth`` is refused before ``connect`` runs;
-    ``disconnect`` forgets the client's rate limit); every other event behind ``guard``.
-    ``"*"`` catches the events that have no handler of their own (by default, they are
-    refused: ``no_such_event``). Registering an event again replaces its handler, on a
-    running server too: the next event already goes to the new one.
-    """
-    sio, log = app[SIO], app[LOG]
-    for event, handler in events.items():
-        first = next(iter(inspect.signature(handler).parameters), None)
-        if first != "app":  # python-socketio's own style, handler(sid, ...), would be refused later
-            name = getattr(handler, "__name__", "handler")
-            raise TypeError(f"{name} must take the app first: async def {name}(app, sid, ...)")
-        if event == "disconnect":  # the client's rate-limit buckets go with it
-            sio.on(event, partial(_forget_then, app, handler))
-        elif event == "connect":  # an auth the server could not read is refused, with why
-            sio.on(event, partial(_connect_unless_unreadable, app, handler))
-        else:
-            sio.on(event, guard(log, event, handler, app))
-
-
-async def _forget_then(app: web.Application, handler: EventHandler, sid: str, *args: Any) -> Any:
-    app[RATE_LIMIT].forget(sid)
-    app[NOTICES].forget(sid)
-    return await handler(app, sid, *args)
 
 
 async def _monitor_again(app: web.Application) -> None:
@@ -467,29 +527,12 @@ class UnreadableAuth:
     why: str
 
 
-async def _connect_unless_unreadable(
-    app: web.Application, handler: EventHandler, sid: str, environ: dict, *auth: Any
-) -> Any:
-    """``connect``, unless the client's ``auth`` was unreadable: then refused, and told why.
-
-    A stage with ``always_connect`` has already let the client in: it hears ``refused`` with
-    the reason, then is disconnected. Otherwise the reason is its ``connect_error``.
-    """
-    if auth and isinstance(auth[0], UnreadableAuth):
-        why = auth[0].why
-        await _tell_refused(app, sid, why)
-        raise socketio.exceptions.ConnectionRefusedError(why)
-    return await handler(app, sid, environ, *auth)  # python-socketio retries without auth
-
-
 async def _refuse_input(app: web.Application, sid: str, why: Any = None, *_: Any) -> dict:
     """Answer a refused packet: the reason as its acknowledgement and as a ``refused`` event.
 
-    Held to the same rate limit as any event: past it, the answer is "too many messages",
-    and the ``refused`` event comes at most once a second.
+    Held to the same rate limit as any event (by the guard): past it, the answer is "too many
+    messages", and the ``refused`` event comes at most once a second.
     """
-    if not app[RATE_LIMIT].allow(sid):
-        return await _too_fast(app, sid, '"refused input"')
     why = why if isinstance(why, str) else "refused"
     await _tell_refused(app, sid, why)
     return {"error": why}
@@ -563,59 +606,12 @@ async def _answer_unreadable_frames(request: web.Request, response: web.StreamRe
     response.receive = receive_readable  # type: ignore[method-assign]
 
 
-class Refused(ValueError):
-    """A request the server won't do; its text goes back in the acknowledgement."""
-
-
-def guard(log: ServerLog, event: str, handler: EventHandler, app: web.Application) -> Callable:
-    """``handler`` made safe against whatever a client sends, as python-socketio calls it.
-
-    python-socketio calls ``handler(sid, *arguments)`` with whatever the client emitted, in a
-    task of its own. Unguarded, an exception there ends that task: the client gets no answer,
-    nothing reaches the server log, and the only trace is asyncio's "Task exception was never
-    retrieved" on stderr, whenever the task is collected (in a notebook: in some random cell).
-    Guarded, ``handler(app, sid, *arguments)`` runs and
-
-    - arguments it can't take, or a ``Refused("why")`` it raises, are answered
-      ``{"error": ...}`` and logged as ``Refused "event": ...``;
-    - any other exception is recorded in ``log`` (shown at the top of the next cell) and
-      answered ``{"error": "internal server error"}``.
-
-    The answer is the acknowledgement, sent only when the client asked for one.
-    """
-    catch_all = event == "*"
-    signature = inspect.signature(handler)
-    leading = 3 if catch_all else 2  # app, (event,) sid
-    params = list(signature.parameters.values())[leading:]
-    names = [f"*{p.name}" if p.kind is p.VAR_POSITIONAL else p.name for p in params]
-    takes = f"({', '.join(names)})" if names else "no arguments"
-
-    @wraps(handler)
-    async def guarded(*args: Any) -> Any:
-        name = f'"{args[0] if catch_all and args else event}"'
-        sid = args[1 if catch_all else 0] if len(args) > catch_all else None
-        if not app[RATE_LIMIT].allow(sid):
-            return await _too_fast(app, sid, name)
-        try:
-            try:
-                signature.bind(app, *args)
-            except TypeError:
-                raise Refused(f"wrong arguments: {name} takes {takes}") from None
-            return await handler(app, *args)
-        except Refused as refused:  # one line per event and interval: a client's text is no key
-            log.once(f"refused {event}", f"Refused {name}: {refused}")
-            return {"error": str(refused)}
-        except Exception as exc:
-            log.error(f"Socket.IO handler for {name}", exc)
-            return {"error": "internal server error"}
-
-    return guarded
-
-
 async def _too_fast(app: web.Application, sid: str | None, name: str) -> dict:
-    """Refuse an event from a client over the rate limit: it hears why (at most once a second)."""
+    """Refuse an event from a client over the rate limit: it hears why (at most once a second).
+
+    The log says it once per interval (``RateLimit``'s own line), never once per event.
+    """
     why = app[RATE_LIMIT].describe()
-    app[LOG].once("too fast", f"Refused {name} from a client: {why}.")
     if sid is not None and app[NOTICES].allow(sid):
         await app[SIO].emit(REFUSED, {"error": why}, to=sid)
     return {"error": why}

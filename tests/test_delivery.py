@@ -13,33 +13,42 @@ from helpers.stages import socketio_chat
 from helpers.stages.socketio_chat import CHAT, STORE
 
 
+def opened(store: MessageStore) -> MessageStore:
+    store.open()
+    return store
+
+
 def test_ids_increase_and_a_repeated_client_offset_is_stored_once():
-    with MessageStore() as store:
-        first, new = store.add("alice", "hi", "a-0")
-        again, new_again = store.add("alice", "hi", "a-0")
-        second, _ = store.add("bob", "yo")
-        assert (new, new_again) == (True, False)
-        assert again == first and second.id == first.id + 1
-        assert [m.line for m in store.since(0)] == ["alice: hi", "bob: yo"]
-        assert store.since(first.id) == [second]
-        assert len(store.since(0)) == 2
+    store = opened(MessageStore())
+    first, new = store.add("alice", "hi", "a-0")
+    again, new_again = store.add("alice", "hi", "a-0")
+    second, _ = store.add("bob", "yo")
+    assert (new, new_again) == (True, False)
+    assert again == first and second.id == first.id + 1
+    assert [m.line for m in store.since(0)] == ["alice: hi", "bob: yo"]
+    assert store.since(first.id) == [second]
+    assert len(store.since(0)) == 2
+    store.close()
 
 
 def test_the_store_can_live_in_a_file(tmp_path):
     path = str(tmp_path / "chat.db")
-    with MessageStore(path) as store:
-        store.add("alice", "kept")
+    store = opened(MessageStore(path))
+    store.add("alice", "kept")
+    store.close()
     assert store.db is None
-    with MessageStore(path) as again:
-        assert [m.text for m in again.since(0)] == ["kept"]
+    again = opened(MessageStore(path))
+    assert [m.text for m in again.since(0)] == ["kept"]
+    again.close()
 
 
 def test_a_memory_store_opened_again_starts_empty():
-    store = MessageStore()
-    with store:
-        store.add("alice", "gone at close")
-    with store:
-        assert store.since(0) == []
+    store = opened(MessageStore())
+    store.add("alice", "gone at close")
+    store.close()
+    store.open()
+    assert store.since(0) == []
+    store.close()
 
 
 async def test_a_retried_message_is_broadcast_once(serve):

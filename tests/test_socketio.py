@@ -10,10 +10,9 @@ import aiohttp
 import pytest
 import socketio
 import websockets
-from aiohttp import web
 
 from helpers.lifecycle import stop_server
-from helpers.sio import CLIENT_DIST, SIO, hide_ids, on_events
+from helpers.sio import CLIENT_DIST, SIO, hide_ids, socketio_server_of
 from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
 from helpers.stages import socketio_basic, socketio_chat
 from helpers.widgets import transcript
@@ -177,14 +176,14 @@ async def test_acks_carry_answers_and_time_out(serve, clients):
     assert (await alice.sio.call("chat message", ("hi", "a-0"), timeout=2)).keys() == {"id"}
     assert await alice.sio.call("nick", "", timeout=2) == {"error": "nickname must be non-empty text"}
     assert await alice.sio.call("no such event", timeout=2) == {"error": "no such event"}
-    on_events(server.app, {"slow": answer_too_late})
+    server.app[SIO].on("slow", answer_too_late)
     started = time.monotonic()
     with pytest.raises(socketio.exceptions.TimeoutError):
         await alice.sio.call("slow", timeout=0.3)  # its handler answers after the timeout
     assert 0.25 < time.monotonic() - started < 2
 
 
-async def answer_too_late(app: web.Application, sid: str, *_: Any) -> dict:
+async def answer_too_late(sid: str, *_: Any) -> dict:
     await asyncio.sleep(1)
     return {"answer": "too late"}
 
@@ -226,7 +225,7 @@ async def test_who_without_an_answer_logs_only_that(serve, clients):
     (alice,) = await clients(SocketIOChatClient, "alice", url=server.url)
     assert await alice.who() == []
     assert alice.lines[-1] == "Error: no such event"
-    on_events(server.app, {"who": answer_too_late})  # one that answers too late: not at all
+    server.app[SIO].on("who", answer_too_late)  # one that answers too late: not at all
     alice.ack_timeout = 0.2
     assert await alice.who() == []
     assert alice.lines[-1] == "No answer to 'who' after 1 tries."
@@ -269,37 +268,49 @@ def test_engineio_runs_as_it_ships_no_private_part_replaced():
     from engineio.async_drivers import aiohttp as engineio_aiohttp
 
     for make_app in (socketio_basic.make_app, socketio_chat.make_app):
-        sio = make_app()[SIO]
+        sio = socketio_server_of(make_app())
         assert sio.eio._async == engineio_aiohttp._async
 
 
-async def test_on_events_adds_replaces_and_catches_all_on_a_running_server(serve, clients):
+async def test_handlers_are_added_replaced_and_caught_all_on_a_running_server(serve, clients):
+    """python-socketio's own ``sio.on``, on the running server: the next event goes to the new one."""
     server = await serve(socketio_basic.make_app())
     (alice,) = await clients(SocketIOClient, "alice", url=server.url)
+    sio = server.app[SIO]
 
-    async def add(app, sid, a, b):
+    async def add(sid, a, b):
         return a + b
 
-    async def add_wrongly(app, sid, a, b):
+    async def add_wrongly(sid, a, b):
         return a - b
 
-    async def any_other(app, event, sid, *args):
+    async def any_other(event, sid, *args):
         return {"unknown": event, "args": list(args)}
 
-    on_events(server.app, {"add": add, "*": any_other})
+    sio.on("add", add)
+    sio.on("*", any_other)
     assert await alice.sio.call("add", (2, 3), timeout=2) == 5
-    on_events(server.app, {"add": add_wrongly})  # the next event already goes to the new one
+    sio.on("add", add_wrongly)
     assert await alice.sio.call("add", (2, 3), timeout=2) == -1
     assert await alice.sio.call("dance", ("tango",), timeout=2) == {"unknown": "dance", "args": ["tango"]}
     wrong = await alice.sio.call("add", (1,), timeout=2)
     assert wrong == {"error": 'wrong arguments: "add" takes (a, b)'}
+    assert 'Refused "add": wrong arguments: "add" takes (a, b)' in server.log.lines
 
 
-def test_on_events_refuses_a_handler_that_does_not_take_the_app_first():
-    app = socketio_basic.make_app()
+async def test_a_handler_that_raises_answers_an_error_and_is_shown_at_the_next_cell(serve, clients):
+    server = await serve(socketio_basic.make_app())
+    (alice,) = await clients(SocketIOClient, "alice", url=server.url)
 
-    async def shout(sid, text):  # python-socketio's own style
-        pass
+    @server.app[SIO].event
+    async def shout(sid, text):
+        return text.upper()
 
-    with pytest.raises(TypeError, match=r"must take the app first: async def shout\(app, sid, \.\.\.\)"):
-        on_events(app, {"shout": shout})
+    assert await alice.sio.call("shout", "hi", timeout=2) == "HI"
+    assert await alice.sio.call("shout", 42, timeout=2) == {"error": "internal server error"}
+    (error,) = server.log.errors
+    assert error.summary == (
+        "Error in Socket.IO handler for \"shout\": AttributeError: 'int' object has no attribute 'upper'"
+    )
+    await alice.say("still chatting")
+    await alice.wait_for("chat message: still chatting")

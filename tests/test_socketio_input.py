@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 import pytest
 import websockets
 
-from helpers.sio import SIO
+from helpers.sio import socketio_server_of
 from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
 from helpers.stages import socketio_basic, socketio_chat
 from helpers.stages.socketio_chat import STORE
@@ -159,9 +159,9 @@ async def test_a_failing_handler_is_recorded_and_answered_and_the_chat_goes_on(
 
 
 async def test_an_exception_in_a_connect_handler_is_a_recorded_error(serve, nothing_on_stderr):
-    """python-socketio logs it to its engine.io logger, which writes to the server log."""
+    """The guard records it (python-socketio would lose it) and refuses the connection."""
     app = socketio_basic.make_app()
-    sio = app[SIO]
+    sio = socketio_server_of(app)
 
     @sio.event
     async def connect(sid, environ, auth):
@@ -171,7 +171,7 @@ async def test_an_exception_in_a_connect_handler_is_a_recorded_error(serve, noth
     client = SocketIOClient("client", timeout=0.5)
     assert not await client.connect(server.url)
     assert [error.summary for error in server.log.errors] == [
-        "Error in engine.io (message async handler error): RuntimeError: no connections today"
+        'Error in Socket.IO handler for "connect": RuntimeError: no connections today'
     ]
     await client.disconnect()
 

@@ -28,7 +28,7 @@ from helpers.delivery import MessageStore
 from helpers.lifecycle import start_server, stop_server
 from helpers.limits import LIMITS
 from helpers.sio import REFUSED, quiet_logger
-from helpers.stages import socketio_chat, socketio_features
+from helpers.stages import socketio_basic, socketio_chat, socketio_features
 
 ENGINEIO = "/socket.io/?EIO=4&transport=websocket"
 
@@ -72,10 +72,13 @@ async def test_others_acks_stay_fast_while_10_clients_replay_10000_messages(serv
     """Issue: "10 clients connecting with offset 0 to a store of 10,001 messages held the replay
     lock 33 s: others' acks took p50 8.4 s, max 24.5 s". Bound: p99 < 100 ms."""
     db = str(tmp_path / "chat.db")
-    with MessageStore(db) as store, store.db:
+    store = MessageStore(db)
+    store.open()
+    with store.db:
         store.db.executemany(
             "INSERT INTO messages (nick, text) VALUES (?, ?)", [("old", f"m{n}") for n in range(10_001)]
         )
+    store.close()
     url = await served("--db", db)
     chatter = client()
     await chatter.connect(url, transports=["websocket"])
@@ -528,13 +531,13 @@ async def test_a_refused_packet_with_an_ack_id_gets_its_ack(chat_server):
 async def test_a_connect_handler_without_auth_still_connects_clients():
     """Review: python-socketio calls ``connect(sid, environ)`` when it has no auth; the wrapper
     that refuses unreadable auth passed one anyway, and every connection failed."""
-    app, _ = sio_plumbing.socketio_app()
+    app = socketio_basic.make_app()
     greeted: list[str] = []
 
-    async def connect(app, sid, environ) -> None:
+    @sio_plumbing.socketio_server_of(app).event
+    async def connect(sid, environ) -> None:
         greeted.append(sid)
 
-    sio_plumbing.on_events(app, {"connect": connect})
     server = await start_server(app, port=0, quiet=True)
     try:
         sio = client()

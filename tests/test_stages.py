@@ -11,10 +11,11 @@ import pytest
 import websockets
 from aiohttp import web
 
-from helpers.app import BINARY_REFUSED, SOCKETS
+from helpers.app import SOCKETS
 from helpers.stages import broadcast as readable_stage
 from helpers.stages import echo, fast_broadcast, json_chat, receive
 from helpers.stages.broadcast import broadcast
+from helpers.stages.echo import BINARY_REFUSED
 
 BROADCAST_STAGES = [
     pytest.param(readable_stage, id="readable"),  # notebook 05
@@ -127,25 +128,22 @@ async def test_a_client_vanishing_during_a_broadcast_raises_nothing(serve, broad
 
 async def test_broadcast_function_skips_a_client_whose_send_fails():
     class Broken:
-        closed = False
-
-        async def send_frame(self, payload: bytes, opcode: object) -> None:
+        async def send_str(self, text: str) -> None:
             raise ConnectionResetError("gone")
 
     class Fine:
-        closed = False
-
         def __init__(self) -> None:
-            self.got: list[bytes] = []
+            self.got: list[str] = []
 
-        async def send_frame(self, payload: bytes, opcode: object) -> None:
-            self.got.append(payload)
+        async def send_str(self, text: str) -> None:
+            self.got.append(text)
 
     fine = [Fine(), Fine()]
-    sent = await broadcast([fine[0], Broken(), fine[1]], "héllo")  # type: ignore[list-item]
+    clients = {fine[0], Broken(), fine[1]}
+    sent = await broadcast(clients, "héllo")  # type: ignore[arg-type]
     assert sent == 2
-    assert fine[0].got == fine[1].got == ["héllo".encode()]
-    assert fine[0].got[0] is fine[1].got[0], "encoded once"
+    assert fine[0].got == fine[1].got == ["héllo"]
+    assert len(clients) == 3, "a client that vanished is its own handler's to remove"
 
 
 @pytest.mark.parametrize("broadcast_stage", BROADCAST_STAGES)

@@ -3,55 +3,69 @@
 """The code of notebook 05, "The broadcast server", as the workbook runs it."""
 
 import asyncio
-from collections.abc import Iterable
 
 from aiohttp import WSMsgType, web
 
-from helpers.app import LOG, SOCKETS, chat_app, drop, text_messages, websocket_session
+from helpers.app import PUBLIC, drop
+from helpers.stages.echo import BINARY_REFUSED
+from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
 
-SLOW_CLIENT_TIMEOUT = 1.0  # seconds a broadcast waits for a client that stopped reading, then drops it
+CLIENTS = web.AppKey("clients", set[web.WebSocketResponse])
+EXCEPT_SELF = web.AppKey("except_self", bool)
+
+SLOW_CLIENT_TIMEOUT = 1.0  # seconds a broadcast waits for a client that stopped reading
 
 
 async def broadcast(
-    clients: Iterable[web.WebSocketResponse], text: str, *, exclude: web.WebSocketResponse | None = None
+    clients: set[web.WebSocketResponse], text: str, exclude: web.WebSocketResponse | None = None
 ) -> int:
-    """Send ``text`` to every open client but ``exclude``; return how many it reached."""
-    payload = text.encode()  # once, not once per client
-    targets = [ws for ws in clients if ws is not exclude and not ws.closed]  # a copy: the set may change
-    delivered = await asyncio.gather(*(send_or_drop(ws, payload) for ws in targets))
+    """Send ``text`` to every client but ``exclude``, all at once; return how many it reached."""
+    targets = [client for client in clients if client is not exclude]  # a copy: clients may come and go
+    delivered = await asyncio.gather(*(send_or_drop(clients, client, text) for client in targets))
     return sum(delivered)
 
 
-async def send_or_drop(ws: web.WebSocketResponse, payload: bytes) -> bool:
-    """Send ``payload`` to one client, or drop that client if it can't take it in time."""
+async def send_or_drop(clients: set[web.WebSocketResponse], client: web.WebSocketResponse, text: str) -> bool:
+    """Send ``text`` to ``client``; a client that can't take it within a second leaves the chat."""
     try:
         async with asyncio.timeout(SLOW_CLIENT_TIMEOUT):
-            await ws.send_frame(payload, WSMsgType.TEXT)
+            await client.send_str(text)
     except TimeoutError:  # its buffers stayed full: it stopped reading
-        drop(ws)  # helpers.app: cut its connection, it could not even take a close frame
+        clients.discard(client)
+        drop(client)  # its connection cut at once: it can't even take a close frame
         return False
-    except Exception:  # it vanished (reset, closing): the others still get the text
+    except ConnectionResetError:  # it vanished while the others were being sent to
         return False
     return True
 
 
-EXCEPT_SELF = web.AppKey("except_self", bool)
-
-
-async def broadcast_chat(request: web.Request) -> web.WebSocketResponse:
-    """Send each message to every open client (with ``except_self``: all but the sender)."""
-    app = request.app
-    log, clients = app[LOG], app[SOCKETS]
-    async with websocket_session(request) as ws:
-        async for data in text_messages(ws, log):
-            log(f"ws got: {data}")
-            sent = await broadcast(clients, data, exclude=ws if app[EXCEPT_SELF] else None)
-            log(f"Broadcasted data to {sent} ({len(clients)}) clients.")
+async def broadcast_chat(request: web.Request) -> web.StreamResponse:
+    """Send each message to every client (with ``except_self``: to all but the sender)."""
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    if not ws.can_prepare(request):
+        return await index(request)
+    await ws.prepare(request)
+    clients = request.app[CLIENTS]
+    clients.add(ws)  # the tutorial's clientTracking
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                print(f"ws got: {msg.data}")
+                sender = ws if request.app[EXCEPT_SELF] else None
+                sent = await broadcast(clients, msg.data, exclude=sender)
+                print(f"Broadcasted data to {sent} ({len(clients)}) clients.")
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_str(BINARY_REFUSED)
+    finally:  # however the loop ends: the client is gone
+        clients.discard(ws)
     return ws
 
 
 def make_app(except_self: bool = False) -> web.Application:
-    """The pages of notebook 1, and ``broadcast_chat`` for websocket upgrades at ``/``."""
-    app = chat_app(websocket=broadcast_chat)
+    """Notebook 1's pages, and ``broadcast_chat`` for the websocket at ``/``."""
+    app = web.Application()
+    app[CLIENTS] = set()
     app[EXCEPT_SELF] = except_self
+    app.router.add_get("/", broadcast_chat)
+    app.router.add_static("/", PUBLIC)
     return app

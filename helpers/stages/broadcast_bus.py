@@ -8,15 +8,17 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from helpers.app import LOG, RATE_LIMIT, SOCKETS, chat_app, text_messages, websocket_session
+from helpers.app import LOG, PUBLIC, RATE_LIMIT
 from helpers.log import ServerLog
 from helpers.stages import fast_broadcast
-from helpers.stages.broadcast import EXCEPT_SELF
+from helpers.stages.broadcast import CLIENTS, EXCEPT_SELF
+from helpers.stages.echo import BINARY_REFUSED
 from helpers.stages.fast_broadcast import OUTBOX, Outbox, room
+from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
 
 TICK = 1.0  # seconds: a listener that heard nothing for this long is called with None
 RETRY = 0.5  # seconds between two tries to subscribe again, while Redis is gone
@@ -26,8 +28,9 @@ SUBSCRIBE_TIMEOUT = 3.0  # seconds a server waits at start for its subscription
 class Bus:
     """One Redis channel: ``publish`` to every process; ``listen`` for what they publish."""
 
-    def __init__(self, url: str, channel: str, log: ServerLog) -> None:
-        self.url, self.channel, self.log = url, channel, log
+    def __init__(self, url: str, channel: str) -> None:
+        self.url, self.channel = url, channel
+        self.log = ServerLog()  # the server's own log once it runs
         self.host = uuid.uuid4().hex  # this process, on the bus
         self.redis: aioredis.Redis | None = None  # connected while the server runs
         self.up = False  # subscribed right now: what others publish reaches us
@@ -91,9 +94,10 @@ Heard = Callable[[web.Application, bytes | None], Awaitable[None]]
 
 def use_bus(app: web.Application, url: str, channel: str, heard: Heard) -> None:
     """The app's ``Bus`` on ``channel``: it listens while the server runs, and stops with it."""
-    app[BUS] = bus = Bus(url, channel, app[LOG])
+    app[BUS] = bus = Bus(url, channel)
 
     async def listening(app: web.Application) -> AsyncIterator[None]:
+        bus.log = app[LOG]
         bus.redis, bus.subscribed = aioredis.Redis.from_url(bus.url), asyncio.Event()
         task = asyncio.create_task(listen(bus, lambda data: heard(app, data)))
         try:  # serve once subscribed: what others publish from now on reaches our clients
@@ -109,27 +113,40 @@ def use_bus(app: web.Application, url: str, channel: str, heard: Heard) -> None:
     app.cleanup_ctx.append(listening)
 
 
-async def relay(request: web.Request) -> web.WebSocketResponse:
+async def relay(request: web.Request) -> web.StreamResponse:
     """Each message goes to Redis, not to the clients: every process sends it to its own."""
-    app, log, bus = request.app, request.app[LOG], request.app[BUS]
-    async with websocket_session(request) as ws:
-        number = next(COUNTER)
-        app[SENDERS][number] = ws
-        try:
-            async for data in text_messages(ws, log):
-                log(f"ws got: {data}")
-                if not app[RATE_LIMIT].allow(ws):  # a flood would swamp every process, through Redis
-                    await ws.send_str(f"Not sent ({app[RATE_LIMIT].describe()}): {data}")
-                    continue
-                got = await bus.publish(json.dumps({"host": bus.host, "from": number, "text": data}))
-                if got is None:  # told, not lost silently
-                    await ws.send_str(f"Not sent (the message bus is down, try again): {data}")
-                elif got < bus.expected:  # a process has not subscribed again yet
-                    await ws.send_str(f"Only {got} of {bus.expected} servers got it (try again): {data}")
-                await room(app[OUTBOX].behind)  # at once, unless a client is behind
-        finally:
-            del app[SENDERS][number]
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    if not ws.can_prepare(request):
+        return await index(request)
+    await ws.prepare(request)
+    app, bus = request.app, request.app[BUS]
+    number = next(COUNTER)
+    app[CLIENTS].add(ws)
+    app[SENDERS][number] = ws
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await ws.send_str(BINARY_REFUSED)
+            elif msg.type == WSMsgType.TEXT:
+                await publish(app, bus, ws, number, msg.data)
+    finally:
+        app[CLIENTS].discard(ws)
+        del app[SENDERS][number]
     return ws
+
+
+async def publish(app: web.Application, bus: Bus, ws: web.WebSocketResponse, number: int, data: str) -> None:
+    """One client's message to the bus; what went wrong, the client is told."""
+    print(f"ws got: {data}")
+    if not app[RATE_LIMIT].allow(ws):  # a flood would swamp every process, through Redis
+        await ws.send_str(f"Not sent ({app[RATE_LIMIT].describe()}): {data}")
+        return
+    got = await bus.publish(json.dumps({"host": bus.host, "from": number, "text": data}))
+    if got is None:  # told, not lost silently
+        await ws.send_str(f"Not sent (the message bus is down, try again): {data}")
+    elif got < bus.expected:  # a process has not subscribed again yet
+        await ws.send_str(f"Only {got} of {bus.expected} servers got it (try again): {data}")
+    await room(app[OUTBOX].behind)  # at once, unless a client is behind
 
 
 async def fan_out(app: web.Application, data: bytes | None) -> None:
@@ -137,7 +154,7 @@ async def fan_out(app: web.Application, data: bytes | None) -> None:
     if data is None:
         return
     message = json.loads(data)
-    clients, sender = app[SOCKETS], None
+    clients, sender = app[CLIENTS], None
     if app[EXCEPT_SELF] and message["host"] == app[BUS].host:
         sender = app[SENDERS].get(message["from"])
     sent = fast_broadcast.fast_broadcast(app, clients, message["text"], exclude=sender)
@@ -148,7 +165,9 @@ def make_broadcast_app(except_self: bool = False, message_queue: str | None = No
     """Notebook 11's broadcast; with ``message_queue``, across every process on that Redis."""
     if message_queue is None:
         return fast_broadcast.make_app(except_self)
-    app = chat_app(websocket=relay)
-    app[EXCEPT_SELF], app[OUTBOX], app[SENDERS] = except_self, Outbox(app), {}
+    app = web.Application()
+    app[CLIENTS], app[EXCEPT_SELF], app[OUTBOX], app[SENDERS] = set(), except_self, Outbox(app), {}
+    app.router.add_get("/", relay)
+    app.router.add_static("/", PUBLIC)
     use_bus(app, message_queue, "broadcast", fan_out)
     return app

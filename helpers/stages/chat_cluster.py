@@ -7,16 +7,16 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
+import socketio
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpers.sio import SIO, Origins, Refused, on_events, until_sent
+from helpers.sio import until_sent
 from helpers.stages import socketio_chat, socketio_features
 from helpers.stages.broadcast_bus import BUS, use_bus
+from helpers.stages.socketio_basic import SIO
 from helpers.stages.socketio_chat import CHAT, REPLAY_BATCH, STORE, TURNS, replay_from, wire
 from helpers.stages.socketio_features import NICKS
 
@@ -56,13 +56,10 @@ async def replay_here(app: web.Application, sid: str, messages: list) -> None:
         await asyncio.sleep(0)  # let another client's message in between two of these
 
 
-async def chat_message(
-    app: web.Application, sid: str, text: Any = None, client_offset: Any = None
-) -> dict:
+async def store_and_ring(app: web.Application, sid: str, text: str, client_offset: object) -> dict:
     """Store the message once; ring the bell: every process delivers it from the store."""
-    text = socketio_features.clean(text, "text", socketio_features.MAX_TEXT)
     offset = client_offset if isinstance(client_offset, str) else None
-    message, is_new = app[STORE].add(socketio_features.nick_of(app, sid), text, offset)
+    message, is_new = app[STORE].add(app[NICKS].get(sid, "?"), text, offset)
     if is_new:
         await app[BUS].publish("message")  # Redis down: the others find it at their next tick
     await deliver(app)
@@ -134,14 +131,14 @@ async def told_everyone(app: web.Application) -> None:
     await app[BUS].publish("who")
 
 
-async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> None:
+async def arrive(app: web.Application, sid: str, auth: object) -> None:
     """Notebook 9's connect, for many processes: the replay stops at this process's cursor."""
     key = auth.get("resumeKey") if isinstance(auth, dict) else None
     node = app[NODE]
     node.local[sid] = key if isinstance(key, str) and len(key) >= 16 else None
     if node.local[sid] is not None:  # this client, connected elsewhere: on a server that died?
         await take_over(app, node.local[sid])
-    await socketio_features.connect(app, sid, environ, auth)
+    await socketio_features.welcome(app, sid, auth)
     await told_everyone(app)
     offset = replay_from(auth, app[STORE].last_id)
     if offset is not None:
@@ -170,101 +167,132 @@ async def take_over(app: web.Application, key: str) -> None:
         await app[SIO].disconnect(sid)
 
 
-async def disconnect(app: web.Application, sid: str, reason: str) -> None:
-    app[NODE].local.pop(sid, None)
-    app[NODE].ahead.pop(sid, None)
-    await socketio_features.disconnect(app, sid, reason)
-    await told_everyone(app)
-
-
-async def who(app: web.Application, sid: str) -> dict:
-    await share_who(app)  # the shared store is the truth; the bell may still be on its way
-    return await socketio_features.who(app, sid)
-
-
-async def nick(app: web.Application, sid: str, new: Any = None) -> dict:
-    await share_who(app)
-    answer = await socketio_features.nick(app, sid, new)
-    await told_everyone(app)
-    return answer
-
-
 def members(app: web.Application, room: str) -> list[str]:
     """Who is in ``room``, on every process."""
     rows = app[STORE].db.execute("SELECT nick, rooms FROM online").fetchall()
     return sorted(nick for nick, rooms in rows if room in json.loads(rooms))
 
 
-async def join(app: web.Application, sid: str, room: Any = None) -> dict:
-    answer = await socketio_features.join(app, sid, room)
-    await told_everyone(app)
-    return {**answer, "members": members(app, answer["room"])}
+async def everyone_listens(app: web.Application) -> bool:
+    """Whether an emit now reaches every process: those subscribed to python-socketio's channel.
 
-
-async def leave(app: web.Application, sid: str, room: Any = None) -> dict:
-    answer = await socketio_features.leave(app, sid, room)
-    await told_everyone(app)
-    return {**answer, "members": members(app, answer["room"])}
-
-
-async def everyone_listens(app: web.Application, event: str) -> None:
-    """Refuse what could be lost: an emit reaches the processes subscribed to python-socketio's
-    channel, and after Redis restarts, python-socketio waits 1, 2, 4... s to subscribe again."""
+    After Redis restarts, python-socketio waits 1, 2, 4... s to subscribe again: what it would
+    miss meanwhile is refused instead.
+    """
     alive = time.time() - HOST_TIMEOUT
     processes = app[STORE].db.execute("SELECT COUNT(*) FROM hosts WHERE seen >= ?", (alive,)).fetchone()[0]
     try:
         ((_, listening),) = await app[BUS].redis.pubsub_numsub(app[SIO].manager.channel)
     except (RedisError, OSError):
         listening = 0
-    if listening < processes:
-        raise Refused(f"{event} can't reach every server now: try again")
+    return listening >= processes
 
 
-async def private_message(app: web.Application, sid: str, to: Any = None, text: Any = None) -> dict:
-    await share_who(app)
-    await everyone_listens(app, "a private message")
-    return await socketio_features.private_message(app, sid, to, text)
+def add_presence(app: web.Application) -> None:
+    """Who is online, on every process: notebook 9's handlers, each wrapped to share it."""
+    sio = app[SIO]
+    earlier = dict(sio.handlers["/"])  # notebook 9's, registered by its make_app
+
+    @sio.event
+    async def connect(sid, environ, auth):
+        await arrive(app, sid, auth)
+
+    @sio.event
+    async def disconnect(sid, reason):
+        app[NODE].local.pop(sid, None)
+        app[NODE].ahead.pop(sid, None)
+        await earlier["disconnect"](sid, reason)
+        await told_everyone(app)
+
+    @sio.event
+    async def who(sid):
+        await share_who(app)  # the shared store is the truth; the bell may still be on its way
+        return await earlier["who"](sid)
+
+    @sio.event
+    async def nick(sid, new=None):
+        await share_who(app)
+        answer = await earlier["nick"](sid, new)
+        await told_everyone(app)
+        return answer
+
+    @sio.event
+    async def join(sid, room=None):
+        answer = await earlier["join"](sid, room)
+        await told_everyone(app)
+        return answer if "error" in answer else {**answer, "members": members(app, answer["room"])}
+
+    @sio.event
+    async def leave(sid, room=None):
+        answer = await earlier["leave"](sid, room)
+        await told_everyone(app)
+        return answer if "error" in answer else {**answer, "members": members(app, answer["room"])}
 
 
-async def room_message(app: web.Application, sid: str, room: Any = None, text: Any = None) -> dict:
-    await everyone_listens(app, "a room message")
-    return await socketio_features.room_message(app, sid, room, text)
 
+def add_messages(app: web.Application) -> None:
+    """Chat messages through the shared store; private and room messages only when all can hear."""
+    sio = app[SIO]
+    earlier = dict(sio.handlers["/"])
 
-EVENTS = {  # notebook 9's handlers, and these in place of theirs
-    **socketio_chat.EVENTS,
-    "connect": connect, "disconnect": disconnect, "chat message": chat_message, "who": who, "nick": nick,
-    "join": join, "leave": leave, "private message": private_message, "room message": room_message,
-}
+    @sio.on("chat message")
+    async def chat_message(sid, text=None, client_offset=None):
+        problem = socketio_features.problem_with(text, "text", socketio_features.MAX_TEXT)
+        if problem:
+            return {"error": problem}
+        return await store_and_ring(app, sid, text.strip(), client_offset)
+
+    @sio.on("private message")
+    async def private_message(sid, to=None, text=None):
+        await share_who(app)
+        if not await everyone_listens(app):
+            return {"error": "a private message can't reach every server now: try again"}
+        return await earlier["private message"](sid, to, text)
+
+    @sio.on("room message")
+    async def room_message(sid, room=None, text=None):
+        if not await everyone_listens(app):
+            return {"error": "a room message can't reach every server now: try again"}
+        return await earlier["room message"](sid, room, text)
 
 
 def make_app(
-    cors_allowed_origins: Origins = None, db: str = ":memory:", message_queue: str | None = None
+    cors_allowed_origins: list[str] | None = None, db: str = ":memory:", message_queue: str | None = None
 ) -> web.Application:
     """Notebook 9's chat; with ``message_queue``, one chat across every process on that Redis.
 
     The processes share ``db`` too (a file): its ids give every message one place in one order.
     """
-    app = socketio_chat.make_app(cors_allowed_origins, db, message_queue)
     if message_queue is None:
-        return app
+        return socketio_chat.make_app(cors_allowed_origins, db)
     if db == ":memory:":
         raise ValueError("processes sharing a message queue share their messages too: give db a file")
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins=cors_allowed_origins,
+        always_connect=True,
+        client_manager=socketio.AsyncRedisManager(message_queue),  # every emit through Redis
+    )
+    app = socketio_chat.stored_chat_app(sio, db)
     app[NODE] = Node()
-    app.cleanup_ctx.append(open_shared)  # after notebook 9's open_store, before the bus
+    app.on_startup.append(open_shared)  # after notebook 9's open_store
+    app.on_cleanup.insert(0, close_shared)  # before notebook 9's close_store
     use_bus(app, message_queue, "chat", on_bell)
-    on_events(app, EVENTS)
+    add_presence(app)
+    add_messages(app)
     return app
 
 
-async def open_shared(app: web.Application) -> AsyncIterator[None]:
+async def open_shared(app: web.Application) -> None:
     """The store is open (notebook 9's ``open_store``): let processes share it, and start live."""
     db = app[STORE].db
     db.execute("PRAGMA journal_mode=WAL")  # readers and a writer, in many processes, at once
     db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a power cut may lose the last few
     db.executescript(ONLINE)
     app[NODE].cursor = app[STORE].last_id  # clients get older messages by replay, not live
-    yield
-    with db:  # our clients are not online any more
+
+
+async def close_shared(app: web.Application) -> None:
+    with app[STORE].db as db:  # our clients are not online any more
         db.execute("DELETE FROM online WHERE host = ?", (app[NODE].host,))
         db.execute("DELETE FROM hosts WHERE host = ?", (app[NODE].host,))

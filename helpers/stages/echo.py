@@ -2,21 +2,33 @@
 # `#| export stages.echo`. Edit those cells, not this file (tests/test_export.py checks).
 """The code of notebook 04, "The echo server", as the workbook runs it."""
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
-from helpers.app import LOG, chat_app, text_messages, websocket_session
+from helpers.app import PUBLIC
+from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
+
+BINARY_REFUSED = "error: binary frames are not supported here; send text"
 
 
-async def echo(request: web.Request) -> web.WebSocketResponse:
+async def echo(request: web.Request) -> web.StreamResponse:
     """Send each message back to the client that sent it."""
-    log = request.app[LOG]
-    async with websocket_session(request) as ws:
-        async for data in text_messages(ws, log):
-            log(f"ws got: {data}")
-            await ws.send_str(data)  # the tutorial's ws.send(data)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    if not ws.can_prepare(request):
+        return await index(request)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT:
+            print(f"ws got: {msg.data}")
+            await ws.send_str(msg.data)  # the tutorial's ws.send(data)
+        elif msg.type == WSMsgType.BINARY:  # a text chat: say so, and the connection goes on
+            print(f"Refused a binary frame of {len(msg.data)} bytes.")
+            await ws.send_str(BINARY_REFUSED)
     return ws
 
 
 def make_app() -> web.Application:
-    """The pages of notebook 1, and ``echo`` for websocket upgrades at ``/``."""
-    return chat_app(websocket=echo)
+    """Notebook 1's pages, and ``echo`` for the websocket at ``/``."""
+    app = web.Application()
+    app.router.add_get("/", echo)
+    app.router.add_static("/", PUBLIC)
+    return app

@@ -5,10 +5,12 @@
 import asyncio
 from collections.abc import Iterable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
-from helpers.app import LIMITS, LOG, SOCKETS, chat_app, text_messages, transport_of, websocket_session
-from helpers.stages.broadcast import EXCEPT_SELF
+from helpers.app import LIMITS, LOG, PUBLIC, transport_of
+from helpers.stages.broadcast import CLIENTS, EXCEPT_SELF
+from helpers.stages.echo import BINARY_REFUSED
+from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
 
 
 def text_frame(text: str) -> bytes:
@@ -101,22 +103,33 @@ def fast_broadcast(
     return sent
 
 
-async def fast_broadcast_chat(request: web.Request) -> web.WebSocketResponse:
+async def fast_broadcast_chat(request: web.Request) -> web.StreamResponse:
     """Notebook 05's ``broadcast_chat``, with ``fast_broadcast`` in place of ``broadcast``."""
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    if not ws.can_prepare(request):
+        return await index(request)
+    await ws.prepare(request)
     app = request.app
-    log, clients = app[LOG], app[SOCKETS]
-    async with websocket_session(request) as ws:
-        async for data in text_messages(ws, log):
-            log(f"ws got: {data}")
-            sent = fast_broadcast(app, clients, data, exclude=ws if app[EXCEPT_SELF] else None)
-            log(f"Broadcasted data to {sent} ({len(clients)}) clients.")
-            await room(app[OUTBOX].behind)  # at once, unless a client is behind
+    clients = app[CLIENTS]
+    clients.add(ws)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                print(f"ws got: {msg.data}")
+                sent = fast_broadcast(app, clients, msg.data, exclude=ws if app[EXCEPT_SELF] else None)
+                print(f"Broadcasted data to {sent} ({len(clients)}) clients.")
+                await room(app[OUTBOX].behind)  # at once, unless a client is behind
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_str(BINARY_REFUSED)
+    finally:
+        clients.discard(ws)
     return ws
 
 
 def make_app(except_self: bool = False) -> web.Application:
     """The broadcast server of notebook 05, with the fast path of notebook 11."""
-    app = chat_app(websocket=fast_broadcast_chat)
-    app[EXCEPT_SELF] = except_self
-    app[OUTBOX] = Outbox(app)
+    app = web.Application()
+    app[CLIENTS], app[EXCEPT_SELF], app[OUTBOX] = set(), except_self, Outbox(app)
+    app.router.add_get("/", fast_broadcast_chat)
+    app.router.add_static("/", PUBLIC)
     return app

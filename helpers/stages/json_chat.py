@@ -3,32 +3,28 @@
 """The code of notebook 06, "A JSON protocol", as the workbook runs it."""
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
-from helpers.app import (
-    ACTIONS,
-    LOG,
-    RATE_LIMIT,
-    SOCKETS,
-    chat_app,
-    on_messages,
-    text_messages,
-    websocket_session,
-)
+from helpers.app import PUBLIC
+from helpers.limits import RATE_LIMIT
 from helpers.protocol import Message, ProtocolError, error_message, parse_message
-from helpers.stages.broadcast import broadcast
+from helpers.stages.broadcast import CLIENTS, broadcast
+from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
 
 NICKS = web.AppKey("nicks", dict[web.WebSocketResponse, str])
 
-REFUSE_BINARY = json.dumps(error_message("binary frames are not supported; send JSON text"))
+Action = Callable[[web.Application, web.WebSocketResponse, Message], Awaitable[None]]
+ACTIONS = web.AppKey("actions", dict[str, Action])
 
 
 async def tell_everyone(app: web.Application, message: Message) -> None:
     """Send ``message`` to every client, as JSON, and log how many got it."""
-    clients = app[SOCKETS]
+    clients = app[CLIENTS]
     sent = await broadcast(clients, json.dumps(message))
-    app[LOG](f"Broadcasted {message['type']} to {sent} ({len(clients)}) clients.")
+    print(f"Broadcasted {message['type']} to {sent} ({len(clients)}) clients.")
 
 
 async def on_nick(app: web.Application, ws: web.WebSocketResponse, message: Message) -> None:
@@ -56,16 +52,24 @@ async def on_users(app: web.Application, ws: web.WebSocketResponse, message: Mes
     await ws.send_json({"type": "users", "users": sorted(app[NICKS].values())})
 
 
-async def json_chat(request: web.Request) -> web.WebSocketResponse:
+async def json_chat(request: web.Request) -> web.StreamResponse:
     """Handle each message in turn; when the client leaves, everyone hears it."""
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    if not ws.can_prepare(request):
+        return await index(request)
+    await ws.prepare(request)
     app = request.app
-    async with websocket_session(request) as ws:
-        try:
-            async for data in text_messages(ws, app[LOG], binary_reply=REFUSE_BINARY):
-                await handle(app, ws, data)
-        finally:
-            if ws in app[NICKS]:
-                await tell_everyone(app, {"type": "leave", "nick": app[NICKS].pop(ws)})
+    app[CLIENTS].add(ws)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await handle(app, ws, msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_json(error_message("binary frames are not supported; send JSON text"))
+    finally:
+        app[CLIENTS].discard(ws)
+        if ws in app[NICKS]:
+            await tell_everyone(app, {"type": "leave", "nick": app[NICKS].pop(ws)})
     return ws
 
 
@@ -77,16 +81,17 @@ async def handle(app: web.Application, ws: web.WebSocketResponse, data: str) -> 
         message = parse_message(data)
         await app[ACTIONS][message["type"]](app, ws, message)
     except ProtocolError as error:
-        app[LOG].once(f"refused {error}", f"Refused: {error}")
         await ws.send_json(error_message(str(error)))
-    except Exception as exc:  # a bug in an action: recorded, the sender told, the chat goes on
-        app[LOG].error(f"handling {data[:40]!r}", exc)
+    except Exception:  # a bug in an action: recorded, the sender told, the chat goes on
+        logging.exception(f"handling {data[:40]!r}")
         await ws.send_json(error_message("internal server error"))
 
 
 def make_app() -> web.Application:
-    """The pages of notebook 1, and ``json_chat`` for websocket upgrades at ``/``."""
-    app = chat_app(websocket=json_chat)
-    app[NICKS] = {}
-    on_messages(app, {"nick": on_nick, "chat": on_chat, "users": on_users})
+    """Notebook 1's pages, and ``json_chat`` for the websocket at ``/``."""
+    app = web.Application()
+    app[CLIENTS], app[NICKS] = set(), {}
+    app[ACTIONS] = {"nick": on_nick, "chat": on_chat, "users": on_users}
+    app.router.add_get("/", json_chat)
+    app.router.add_static("/", PUBLIC)
     return app

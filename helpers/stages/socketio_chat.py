@@ -3,22 +3,24 @@
 """The code of notebook 09, "Delivery guarantees", as the workbook runs it."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from itertools import count
-from typing import Any
 
+import socketio
 from aiohttp import web
 
-from helpers.app import LOG
 from helpers.delivery import Message, MessageStore
-from helpers.sio import SIO, Origins, on_events, socketio_app, until_sent
-from helpers.stages.socketio_features import EVENTS as FEATURES
-from helpers.stages.socketio_features import GUESTS, MAX_TEXT, NICKS, SERVER_ROOMS, clean, nick_of
-from helpers.stages.socketio_features import connect as welcome
+from helpers.sio import until_sent
+from helpers.stages.socketio_basic import SIO
+from helpers.stages.socketio_features import (
+    MAX_TEXT,
+    NICKS,
+    SERVER_ROOMS,
+    features_app,
+    problem_with,
+    welcome,
+)
 
 STORE = web.AppKey("store", MessageStore)
-TURNS = web.AppKey("turns", asyncio.Lock)  # a replay and a new message take turns
-CHAT = "chat"  # the room of the clients that get chat messages live: entered once caught up
+CHAT = "chat"  # the room of the clients that get chat messages live
 
 
 def wire(message: Message) -> tuple[str, int, str | None]:
@@ -26,14 +28,7 @@ def wire(message: Message) -> tuple[str, int, str | None]:
     return message.line, message.id, message.client_offset
 
 
-EVENTS = dict(FEATURES)  # notebook 8's handlers; the cells below replace two of them
-
-
-REPLAY_BATCH = 50
-"""Messages replayed at a time; between two batches, the chat goes on for everyone else."""
-
-
-def replay_from(auth: Any, last_id: int) -> int | None:
+def replay_from(auth: object, last_id: int) -> int | None:
     """The server offset to replay from, for a client's ``auth``; ``None``: no replay.
 
     Only a whole number is an offset (``type``, not ``isinstance``: ``True`` is an int too).
@@ -53,58 +48,73 @@ async def replay(app: web.Application, sid: str, messages: list[Message]) -> Non
         await asyncio.sleep(0)  # let another client's message in between two of these
 
 
-async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> None:
-    """Notebook 8's welcome, then a replay of what the client missed, then the live chat."""
-    await welcome(app, sid, environ, auth)
-    offset = replay_from(auth, app[STORE].last_id)
-    if offset is not None:  # a batch at a time, sent before the next: others chat meanwhile
-        while batch := app[STORE].since(offset, limit=REPLAY_BATCH):
+TURNS = web.AppKey("turns", asyncio.Lock)  # a replay's last step and a new message take turns
+REPLAY_BATCH = 50  # messages replayed at a time; between two batches, the others chat on
+
+
+async def catch_up(app: web.Application, sid: str, offset: int | None) -> None:
+    """Replay what came after ``offset`` a batch at a time, then put the client in the live chat."""
+    if offset is not None:
+        while True:
+            batch = app[STORE].since(offset, limit=REPLAY_BATCH)
+            if not batch:
+                break
             await replay(app, sid, batch)
-            await until_sent(app, sid, below=REPLAY_BATCH)
+            await until_sent(app, sid, below=REPLAY_BATCH)  # it took them: its queue stays short
             offset = batch[-1].id
     async with app[TURNS]:  # the few that came meanwhile, then live: no message in between
         if offset is not None:
             await replay(app, sid, app[STORE].since(offset))
-        await app[SIO].enter_room(sid, CHAT)  # from now on it gets new messages live
+        await app[SIO].enter_room(sid, CHAT)
 
 
-EVENTS["connect"] = connect
+def add_delivery(app: web.Application) -> None:
+    """Notebook 8's ``connect`` and ``chat message``, with every message stored and replayed."""
+    sio, store, nicks = app[SIO], app[STORE], app[NICKS]
+
+    @sio.event
+    async def connect(sid, environ, auth):
+        await welcome(app, sid, auth)
+        await catch_up(app, sid, replay_from(auth, store.last_id))
+
+    @sio.on("chat message")
+    async def chat_message(sid, text=None, client_offset=None):
+        problem = problem_with(text, "text", MAX_TEXT)
+        if problem:
+            return {"error": problem}
+        offset = client_offset if isinstance(client_offset, str) else None
+        async with app[TURNS]:
+            message, is_new = store.add(nicks.get(sid, "?"), text.strip(), offset)
+            if is_new:  # a resend of a stored message is acknowledged again, not sent again
+                print(f"message: {message.line}")
+                await sio.emit("chat message", wire(message), room=CHAT, skip_sid=sid)
+        return {"id": message.id}
 
 
-async def chat_message(
-    app: web.Application, sid: str, text: Any = None, client_offset: Any = None
-) -> dict:
-    """Store the message once (by its client offset), send it once, answer with its id."""
-    text = clean(text, "text", MAX_TEXT)
-    offset = client_offset if isinstance(client_offset, str) else None
-    async with app[TURNS]:
-        message, is_new = app[STORE].add(nick_of(app, sid), text, offset)
-        if is_new:  # a resend of a stored message is acknowledged again, not sent again
-            app[LOG](f"message: {message.line}")
-            await app[SIO].emit("chat message", wire(message), room=CHAT, skip_sid=sid)
-    return {"id": message.id}
-
-
-EVENTS["chat message"] = chat_message
-
-
-def make_app(
-    cors_allowed_origins: Origins = None, db: str = ":memory:", message_queue: str | None = None
-) -> web.Application:
-    """Notebook 8's chat, with every message kept in ``db`` and replayed to who missed it.
-
-    ``message_queue`` (a Redis URL) shares its emits with other processes: notebook 12.
-    """
-    app, _ = socketio_app(
-        cors_allowed_origins=cors_allowed_origins, always_connect=True, message_queue=message_queue
+def make_app(cors_allowed_origins: list[str] | None = None, db: str = ":memory:") -> web.Application:
+    """Notebook 8's chat, with every message kept in ``db`` and replayed to who missed it."""
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins=cors_allowed_origins,
+        always_connect=True,  # connected before connect() runs: it can replay at once
     )
-    app[NICKS], app[GUESTS], app[SERVER_ROOMS] = {}, count(1), frozenset({CHAT})
+    return stored_chat_app(sio, db)
+
+
+def stored_chat_app(sio: socketio.AsyncServer, db: str) -> web.Application:
+    """Notebook 8's app on ``sio``, with a store in ``db`` and ``add_delivery``'s handlers."""
+    app = features_app(sio)
     app[STORE], app[TURNS] = MessageStore(db), asyncio.Lock()
-    app.cleanup_ctx.append(open_store)
-    on_events(app, EVENTS)
+    app[SERVER_ROOMS] = frozenset({CHAT})  # a client can't leave the live chat, nor join it early
+    app.on_startup.append(open_store)
+    app.on_cleanup.append(close_store)
+    add_delivery(app)
     return app
 
 
-async def open_store(app: web.Application) -> AsyncIterator[None]:
-    with app[STORE]:  # open while the server runs; the same app started again opens it again
-        yield
+async def open_store(app: web.Application) -> None:
+    app[STORE].open()  # open while the server runs; the same app started again opens it again
+
+
+async def close_store(app: web.Application) -> None:
+    app[STORE].close()

@@ -2,154 +2,205 @@
 # `#| export stages.socketio_features`. Edit those cells, not this file (tests/test_export.py checks).
 """The code of notebook 08, "Socket.IO: the chat features", as the workbook runs it."""
 
+from collections.abc import Callable
 from itertools import count
-from typing import Any
 
+import socketio
 from aiohttp import web
 
-from helpers.app import LOG
-from helpers.sio import SIO, EventHandler, Origins, Refused, on_events, socketio_app
+from helpers.app import PUBLIC
+from helpers.stages.receive import index
+from helpers.stages.socketio_basic import SIO
 
 NICKS = web.AppKey("nicks", dict[str, str])  # sid -> nickname: who is online
 GUESTS = web.AppKey("guests", count)  # numbers for clients without a nickname: guest1, ...
 MAX_TEXT = 500
-EVENTS: dict[str, EventHandler] = {}  # event -> handler: each handler cell adds its own
+FEATURES: dict[str, Callable[[web.Application], None]] = {}  # each feature cell adds its own
 
 
-def nick_of(app: web.Application, sid: str) -> str:
-    return app[NICKS].get(sid, "?")
-
-
-def clean(value: Any, field: str, limit: int = 32) -> str:
-    """``value`` as a trimmed, non-empty string of at most ``limit`` characters, or ``Refused``."""
+def problem_with(value: object, field: str, limit: int = 32) -> str | None:
+    """What is wrong with a client's ``field`` (``value``); ``None``: non-empty text, short enough."""
     if not isinstance(value, str) or not value.strip():
-        raise Refused(f"{field} must be non-empty text")
+        return f"{field} must be non-empty text"
     if len(value) > limit:
-        raise Refused(f"{field} is longer than {limit} characters")
-    return value.strip()
+        return f"{field} is longer than {limit} characters"
+    return None
 
 
-def free_nick(app: web.Application, wanted: Any) -> str:
+def make_app(cors_allowed_origins: list[str] | None = None) -> web.Application:
+    """Notebook 7's server, with the chat's state and every feature of ``FEATURES``."""
+    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=cors_allowed_origins)
+    return features_app(sio)
+
+
+def features_app(sio: socketio.AsyncServer) -> web.Application:
+    """Notebook 1's pages, ``sio`` at ``/socket.io/``, and every feature of ``FEATURES`` on it."""
+    app = web.Application()
+    sio.attach(app)
+    app[SIO], app[NICKS], app[GUESTS] = sio, {}, count(1)
+    app.router.add_get("/", index)
+    app.router.add_static("/", PUBLIC)
+    for add_feature in FEATURES.values():
+        add_feature(app)
+    return app
+
+
+def free_nick(app: web.Application, wanted: object) -> str:
     """``wanted``, or ``wanted2``, ``wanted3``... if taken; ``guestN`` if it is no nickname."""
-    try:
-        nick = clean(wanted, "nickname")
-    except Refused:
-        nick = f"guest{next(app[GUESTS])}"
+    nick = f"guest{next(app[GUESTS])}" if problem_with(wanted, "nickname") else wanted.strip()
     taken, candidate, suffix = set(app[NICKS].values()), nick, 2
     while candidate in taken:
         candidate, suffix = f"{nick}{suffix}", suffix + 1
     return candidate
 
 
-async def connect(app: web.Application, sid: str, environ: dict, auth: Any) -> None:
-    """A newcomer gets its nickname from ``auth`` (or a free one); the others are told."""
-    nick = app[NICKS][sid] = free_nick(app, auth.get("nick") if isinstance(auth, dict) else None)
-    app[LOG](f"{nick} connected")
+async def welcome(app: web.Application, sid: str, auth: object) -> None:
+    """Name a newcomer (``auth={"nick": ...}``, or a free variant), and tell the others."""
+    wanted = auth.get("nick") if isinstance(auth, dict) else None
+    nick = app[NICKS][sid] = free_nick(app, wanted)
+    print(f"{nick} connected")
     await app[SIO].emit("user connected", nick, skip_sid=sid)
 
 
-async def disconnect(app: web.Application, sid: str, reason: str) -> None:
-    nick = app[NICKS].pop(sid, "?")
-    app[LOG](f"{nick} disconnected")
-    await app[SIO].emit("user disconnected", nick)
+def add_notices(app: web.Application) -> None:
+    """Connect and disconnect notices: the others hear who came, everyone who left."""
+    sio, nicks = app[SIO], app[NICKS]
+
+    @sio.event
+    async def connect(sid, environ, auth):
+        await welcome(app, sid, auth)
+
+    @sio.event
+    async def disconnect(sid, reason):
+        nick = nicks.pop(sid, "?")
+        print(f"{nick} disconnected")
+        await sio.emit("user disconnected", nick)
 
 
-EVENTS.update({"connect": connect, "disconnect": disconnect})
+FEATURES["notices"] = add_notices
 
 
-def make_app(cors_allowed_origins: Origins = None) -> web.Application:
-    """The pages of notebook 1, and the Socket.IO chat with every handler of ``EVENTS``."""
-    app, _ = socketio_app(cors_allowed_origins=cors_allowed_origins)
-    app[NICKS], app[GUESTS] = {}, count(1)
-    on_events(app, EVENTS)
-    return app
+def add_chat(app: web.Application) -> None:
+    """``chat message``: the others get ``nick: text``; the sender's page shows its line already."""
+    sio, nicks = app[SIO], app[NICKS]
+
+    @sio.on("chat message")
+    async def chat_message(sid, text=None, client_offset=None):
+        problem = problem_with(text, "text", MAX_TEXT)
+        if problem:
+            return {"error": problem}
+        line = f"{nicks.get(sid, '?')}: {text.strip()}"
+        print(f"message: {line}")
+        await sio.emit("chat message", line, skip_sid=sid)
+        return {}
 
 
-async def chat_message(
-    app: web.Application, sid: str, text: Any = None, client_offset: Any = None
-) -> dict:
-    """Everyone but the sender gets ``nick: text``; the sender's page shows its line already."""
-    line = f"{nick_of(app, sid)}: {clean(text, 'text', MAX_TEXT)}"
-    app[LOG](f"message: {line}")
-    await app[SIO].emit("chat message", line, skip_sid=sid)
-    return {}
+FEATURES["chat"] = add_chat
 
 
-EVENTS["chat message"] = chat_message
+def add_typing(app: web.Application) -> None:
+    """``typing``: the others hear who is typing, and who stopped."""
+    sio, nicks = app[SIO], app[NICKS]
+
+    @sio.event
+    async def typing(sid, is_typing=False):
+        await sio.emit("typing", (nicks.get(sid, "?"), bool(is_typing)), skip_sid=sid)
 
 
-async def typing(app: web.Application, sid: str, is_typing: Any = False) -> None:
-    await app[SIO].emit("typing", (nick_of(app, sid), bool(is_typing)), skip_sid=sid)
+FEATURES["typing"] = add_typing
 
 
-EVENTS["typing"] = typing
+def add_nicknames(app: web.Application) -> None:
+    """``who`` and ``nick``: requests, answered in their acknowledgement."""
+    sio, nicks = app[SIO], app[NICKS]
+
+    @sio.event
+    async def who(sid):
+        return {"users": sorted(nicks.values())}
+
+    @sio.event
+    async def nick(sid, new=None):
+        problem = problem_with(new, "nickname")
+        if problem:
+            return {"error": problem}
+        new, old = new.strip(), nicks.get(sid, "?")
+        if new != old:
+            if new in nicks.values():
+                return {"error": f"nickname {new!r} is taken"}
+            nicks[sid] = new
+            await sio.emit("nick changed", (old, new))
+        return {"nick": new}
 
 
-async def who(app: web.Application, sid: str) -> dict:
-    return {"users": sorted(app[NICKS].values())}
+FEATURES["nicknames"] = add_nicknames
 
 
-async def nick(app: web.Application, sid: str, new: Any = None) -> dict:
-    new, old = clean(new, "nickname"), nick_of(app, sid)
-    if new != old:
-        if new in app[NICKS].values():
-            raise Refused(f"nickname {new!r} is taken")
-        app[NICKS][sid] = new
-        await app[SIO].emit("nick changed", (old, new))
-    return {"nick": new}
+def add_private_messages(app: web.Application) -> None:
+    """``private message``: to one client, found by its nickname."""
+    sio, nicks = app[SIO], app[NICKS]
+
+    @sio.on("private message")
+    async def private_message(sid, to=None, text=None):
+        problem = problem_with(to, "nickname") or problem_with(text, "text", MAX_TEXT)
+        if problem:
+            return {"error": problem}
+        to = to.strip()
+        target = next((other for other, name in nicks.items() if name == to), None)
+        if target is None:
+            return {"error": f"{to!r} is not online"}
+        await sio.emit("private message", (nicks.get(sid, "?"), text.strip()), to=target)
+        return {"to": to}
 
 
-EVENTS.update({"who": who, "nick": nick})
-
-
-async def private_message(app: web.Application, sid: str, to: Any = None, text: Any = None) -> dict:
-    to, text = clean(to, "nickname"), clean(text, "text", MAX_TEXT)
-    target = next((other for other, name in app[NICKS].items() if name == to), None)
-    if target is None:
-        raise Refused(f"{to!r} is not online")
-    await app[SIO].emit("private message", (nick_of(app, sid), text), to=target)
-    return {"to": to}
-
-
-EVENTS["private message"] = private_message
-
+FEATURES["private messages"] = add_private_messages
 
 SERVER_ROOMS = web.AppKey("server_rooms", frozenset)  # rooms only the server puts clients in
 
 
-def room_name(app: web.Application, value: Any) -> str:
-    """A room a client may name: not a client's own room, nor one in ``app[SERVER_ROOMS]``."""
-    room = clean(value, "room")
-    if room in app[NICKS] or room in app.get(SERVER_ROOMS, ()):
-        raise Refused(f"{room!r} is a room of the server's")
-    return room
-
-
-async def join(app: web.Application, sid: str, room: Any = None) -> dict:
-    room = room_name(app, room)
-    await app[SIO].enter_room(sid, room)
-    return {"room": room, "members": members(app, room)}
-
-
-async def leave(app: web.Application, sid: str, room: Any = None) -> dict:
-    room = room_name(app, room)
-    await app[SIO].leave_room(sid, room)
-    return {"room": room, "members": members(app, room)}
+def room_problem(app: web.Application, room: object) -> str | None:
+    """What is wrong with a room a client names: not text, or a room of the server's."""
+    problem = problem_with(room, "room")
+    if problem is None and (room.strip() in app[NICKS] or room.strip() in app.get(SERVER_ROOMS, ())):
+        problem = f"{room.strip()!r} is a room of the server's"
+    return problem
 
 
 def members(app: web.Application, room: str) -> list[str]:
-    return sorted(nick_of(app, sid) for sid, _ in app[SIO].manager.get_participants("/", room))
+    """The nicknames of ``room``'s members."""
+    nicks = app[NICKS]
+    return sorted(nicks.get(sid, "?") for sid, _ in app[SIO].manager.get_participants("/", room))
 
 
-EVENTS.update({"join": join, "leave": leave})
+def add_rooms(app: web.Application) -> None:
+    """``join``, ``leave`` and ``room message``: a named group of clients."""
+    sio, nicks = app[SIO], app[NICKS]
+
+    @sio.event
+    async def join(sid, room=None):
+        problem = room_problem(app, room)
+        if problem:
+            return {"error": problem}
+        await sio.enter_room(sid, room.strip())
+        return {"room": room.strip(), "members": members(app, room.strip())}
+
+    @sio.event
+    async def leave(sid, room=None):
+        problem = room_problem(app, room)
+        if problem:
+            return {"error": problem}
+        await sio.leave_room(sid, room.strip())
+        return {"room": room.strip(), "members": members(app, room.strip())}
+
+    @sio.on("room message")
+    async def room_message(sid, room=None, text=None):
+        problem = room_problem(app, room) or problem_with(text, "text", MAX_TEXT)
+        if problem:
+            return {"error": problem}
+        room = room.strip()
+        if room not in sio.rooms(sid):
+            return {"error": f"join {room!r} first"}
+        await sio.emit("room message", (room, nicks.get(sid, "?"), text.strip()), room=room, skip_sid=sid)
+        return {"room": room}
 
 
-async def room_message(app: web.Application, sid: str, room: Any = None, text: Any = None) -> dict:
-    room, text = room_name(app, room), clean(text, "text", MAX_TEXT)
-    if room not in app[SIO].rooms(sid):
-        raise Refused(f"join {room!r} first")
-    await app[SIO].emit("room message", (room, nick_of(app, sid), text), room=room, skip_sid=sid)
-    return {"room": room}
-
-
-EVENTS["room message"] = room_message
+FEATURES["rooms"] = add_rooms
