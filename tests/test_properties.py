@@ -39,7 +39,7 @@ from helpers.app import LIMITS
 from helpers.lifecycle import RunningServer
 from helpers.limits import Limits
 from helpers.protocol import CLIENT_TYPES
-from helpers.sio import quiet_logger
+from helpers.sio import quiet_logger, socketio_server_of
 from helpers.stages import json_chat, socketio_chat, socketio_features
 
 SHARED = dict(
@@ -187,13 +187,19 @@ def emissions(events: st.SearchStrategy[str]) -> st.SearchStrategy[list[Emission
 CONNECTION_EVENTS = ("connect", "disconnect")
 
 
+def stage_events(stage: ModuleType) -> set[str]:
+    """The events ``stage``'s server has handlers for (python-socketio's ``sio.handlers``)."""
+    return set(socketio_server_of(stage.make_app()).handlers["/"])
+
+
 def client_events(stage: ModuleType) -> list[str]:
-    """The events a client of ``stage`` may send: its ``EVENTS`` less the connection's own."""
-    return sorted(set(stage.EVENTS) - set(CONNECTION_EVENTS))
+    """The events a client of ``stage`` may send: those it handles, less the connection's own."""
+    return sorted(stage_events(stage) - set(CONNECTION_EVENTS))
 
 
 def unknown_events(stage: ModuleType) -> st.SearchStrategy[str]:
-    return (words | st.text(max_size=20)).filter(lambda name: name not in stage.EVENTS)
+    known = stage_events(stage)
+    return (words | st.text(max_size=20)).filter(lambda name: name not in known)
 
 
 offsets = integers | st.floats() | words | st.booleans() | st.none() | json_values

@@ -1,11 +1,12 @@
 """Live checkers for the workbook's exercises: ``await check_upper_echo(upper_echo)``.
 
-A checker starts the student's code on a spare port inside the kernel, drives real clients
-against it, and returns one deterministic verdict: ``Passed: ...``, or ``Not yet: ...``
-with what was sent, what was expected and what arrived. It never hangs and never raises
-into the notebook (``helpers.checks.trial``).
+A checker starts the student's code on a spare port inside the kernel (a capstone's file, as a
+program of its own), drives real named clients against it, and returns one deterministic
+verdict: ``Passed: ...``, or ``Not yet: ...`` saying what happened, who expected what and who
+got what. It never hangs and never raises into the notebook (``helpers.checks.trial``).
 """
 
+from helpers.checks.capstone import check_socketio_server, check_websocket_server
 from helpers.checks.socketio import (
     check_history,
     check_me_line,
@@ -14,7 +15,7 @@ from helpers.checks.socketio import (
     check_replay_limit,
     check_shout,
 )
-from helpers.checks.trial import Verdict
+from helpers.checks.verdict import Verdict
 from helpers.checks.websocket import (
     check_length_log,
     check_me_action,
@@ -41,5 +42,7 @@ __all__ = [
     "check_online_count",
     "check_replay_limit",
     "check_shout",
+    "check_socketio_server",
     "check_upper_echo",
+    "check_websocket_server",
 ]

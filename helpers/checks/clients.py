@@ -1,4 +1,4 @@
-"""The real clients a checker drives: a ``websockets`` client and a python-socketio client.
+"""The real clients a checker drives, each with a name: a ``websockets`` client, a python-socketio client.
 
 Both turn every way of receiving nothing (a timeout, a closed connection, a missing
 acknowledgement) into a ``Nothing`` that says why, so a verdict can show it.
@@ -16,25 +16,28 @@ from socketio.exceptions import ConnectionError as SioConnectionError
 from socketio.exceptions import TimeoutError as SioTimeoutError
 from websockets.exceptions import ConnectionClosed
 
-from helpers.checks.trial import WAIT, Nothing, NotYet
+from helpers.checks.verdict import Nothing, NotYet
 from helpers.sio import quiet_logger
 
-__all__ = ["SocketIOPeer", "WebsocketPeer"]
+__all__ = ["WAIT", "SocketIOPeer", "WebsocketPeer"]
+
+WAIT = 2.0
+"""Seconds to wait for one expected message."""
 
 
 class WebsocketPeer:
-    """A websocket client: ``send`` text, ``receive`` the next message or ``Nothing``."""
+    """A named websocket client: ``send`` text, ``receive`` the next message or ``Nothing``."""
 
-    def __init__(self, ws: websockets.ClientConnection) -> None:
-        self.ws = ws
+    def __init__(self, name: str, ws: websockets.ClientConnection) -> None:
+        self.name, self.ws = name, ws
 
     @classmethod
-    async def open(cls, url: str) -> WebsocketPeer:
+    async def open(cls, name: str, url: str) -> WebsocketPeer:
         try:
-            ws = await asyncio.wait_for(websockets.connect(url, compression=None), WAIT)
+            ws = await asyncio.wait_for(websockets.connect(url, compression=None, max_size=None), WAIT)
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
-            raise NotYet(f"a client could not connect: {type(exc).__name__}: {exc}") from None
-        return cls(ws)
+            raise NotYet(f"{name} could not connect: {type(exc).__name__}: {exc}") from None
+        return cls(name, ws)
 
     async def send(self, text: str) -> None:
         """Send ``text``; if the server closed already, the next ``receive`` says so."""
@@ -55,6 +58,9 @@ class WebsocketPeer:
     async def close(self) -> None:
         await self.ws.close()
 
+    def __str__(self) -> str:
+        return self.name
+
 
 def _closed(closed: ConnectionClosed) -> str:
     if closed.rcvd is None:
@@ -63,11 +69,12 @@ def _closed(closed: ConnectionClosed) -> str:
 
 
 class SocketIOPeer:
-    """A python-socketio client that keeps every event it receives, by name."""
+    """A named python-socketio client that keeps every event it receives, by name."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.sio = socketio.AsyncClient(
-            logger=quiet_logger(), engineio_logger=quiet_logger(), handle_sigint=False
+            logger=quiet_logger(), engineio_logger=quiet_logger(), handle_sigint=False, reconnection=False
         )
         self.events: dict[str, asyncio.Queue[list[Any]]] = defaultdict(asyncio.Queue)
         self.sio.on("*", self._keep)
@@ -76,7 +83,7 @@ class SocketIOPeer:
         try:
             await self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=WAIT)
         except SioConnectionError as exc:
-            raise NotYet(f"a client could not connect: {exc}") from None
+            raise NotYet(f"{self.name} could not connect: {exc}") from None
 
     async def _keep(self, event: str, *args: Any) -> None:
         self.events[event].put_nowait(list(args))
@@ -91,7 +98,7 @@ class SocketIOPeer:
         except SioTimeoutError:
             return Nothing(f"no acknowledgement within {timeout:g} s")
         except socketio.exceptions.BadNamespaceError:
-            return Nothing("the client is not connected")
+            return Nothing(f"{self.name} is not connected")
 
     async def next(self, event: str, timeout: float = WAIT) -> list[Any] | Nothing:
         """The arguments of the next ``event`` this client received, or ``Nothing``."""
@@ -100,12 +107,16 @@ class SocketIOPeer:
         except TimeoutError:
             return Nothing(f"no {event!r} event within {timeout:g} s")
 
-    def pending(self, event: str) -> list[list[Any]]:
-        """The ``event`` s received and not taken yet (without waiting)."""
-        queue, taken = self.events[event], []
-        while not queue.empty():
-            taken.append(queue.get_nowait())
-        return taken
+    async def first(self, event: str, timeout: float = WAIT) -> Any:
+        """The first argument of the next ``event`` (its text, for ``chat message``), or ``Nothing``."""
+        arguments = await self.next(event, timeout)
+        return arguments[0] if isinstance(arguments, list) and arguments else arguments
 
     async def close(self) -> None:
         await self.sio.shutdown()
+        http = self.sio.eio.http  # a connection that failed leaves engine.io's HTTP session open
+        if http is not None and not http.closed:
+            await http.close()
+
+    def __str__(self) -> str:
+        return self.name

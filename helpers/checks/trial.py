@@ -1,40 +1,46 @@
-"""How an exercise's checker runs: a server on a spare port, real clients, one verdict.
+"""How an exercise's checker runs: a server on a spare port, real named clients, one verdict.
 
 A checker starts the student's code in this kernel, on a port of its own (the notebook's
 server keeps running), drives real clients against it and returns a ``Verdict``:
-``Passed: ...``, or ``Not yet: ...`` with what was sent, what was expected and what arrived.
-It never hangs (every wait has a timeout, the whole check too) and never raises into the
-notebook: whatever goes wrong, the student's code or the check, becomes a "not yet".
+``Passed: ...``, or ``Not yet: ...`` saying what happened, who expected what and who got
+what. It never hangs (every wait has a timeout, the whole check too) and never raises into
+the notebook: whatever goes wrong, the student's code or the check, becomes a "not yet".
+Code of the student's that raised inside the server is a "not yet" too, whatever arrived,
+and so is a server that still holds clients that left (a dict never cleaned up).
 
 Typical use, in a checker::
 
     async def check_upper_echo(handler):
         async def scenario(trial):
-            server = await trial.serve(chat_app(websocket=handler))
-            client = await trial.websocket(server)
-            await client.send("hi")
-            trial.expect(sent="hi", expected="HI", arrived=await client.receive())
+            server = await trial.serve_handler(handler)
+            alice = await trial.websocket(server, "alice")
+            await alice.send("hi")
+            await trial.expect("alice sent 'hi'", ("alice", "HI", await alice.receive()))
             return "the server answered in upper case"
-        return await run_check("upper-case echo", scenario, handler)
+        return await run_check("upper-case echo", scenario, handler, shape="handler")
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import inspect
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import json
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from functools import wraps
 from typing import Any
 
 from aiohttp import web
 
+from helpers.app import SOCKETS, add_plumbing, open_connections
+from helpers.checks.clients import WAIT, SocketIOPeer, WebsocketPeer
+from helpers.checks.verdict import NOTHING, Emit, Nothing, NotYet, Verdict, shown
 from helpers.lifecycle import RunningServer, open_server
 from helpers.waiting import now
 
 __all__ = [
     "CHECK_TIMEOUT",
+    "NOTHING",
     "WAIT",
     "Emit",
     "LogCursor",
@@ -50,64 +56,11 @@ __all__ = [
 CHECK_TIMEOUT = 15.0
 """Seconds a whole check may take; then it ends with "not yet"."""
 
-WAIT = 2.0
-"""Seconds to wait for one expected message or log line."""
+GRACE = 0.3
+"""Seconds a client that should get nothing is watched, once the others got what they should."""
 
-
-@dataclass(frozen=True)
-class Nothing:
-    """What arrived when nothing did, and why: ``nothing (the connection closed: 1011)``."""
-
-    why: str
-
-    def __str__(self) -> str:
-        return f"nothing ({self.why})"
-
-
-@dataclass(frozen=True)
-class Emit:
-    """What a Socket.IO client sent, as a verdict shows it: ``emit('shout', 'hi there')``."""
-
-    event: str
-    args: tuple[Any, ...] = ()
-
-    def __repr__(self) -> str:
-        return f"emit({', '.join(repr(item) for item in (self.event, *self.args))})"
-
-
-def shown(value: Any) -> str:
-    """A value as a verdict shows it: text quoted, a list as one, ``Nothing`` as its reason."""
-    if isinstance(value, Nothing):
-        return str(value)
-    if isinstance(value, list):
-        return f"[{', '.join(shown(item) for item in value)}]"
-    return repr(value)
-
-
-class NotYet(Exception):  # noqa: N818 (a verdict, not an error)
-    """The student's code did not do what the exercise asks; ``lines`` say what happened."""
-
-    def __init__(self, *lines: str) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = list(lines)
-
-
-@dataclass
-class Verdict:
-    """A checker's answer. Its text (what nbval compares) is deterministic: no ports, no times."""
-
-    exercise: str
-    passed: bool
-    details: list[str] = field(default_factory=list)
-
-    def __repr__(self) -> str:
-        if self.passed:
-            return f"Passed: {self.exercise}. " + " ".join(self.details)
-        return "\n".join([f"Not yet: {self.exercise}.", *(f"  {line}" for line in self.details)])
-
-    def _repr_html_(self) -> str:
-        color = "#1a7f37" if self.passed else "#9a6700"
-        return f'<pre style="color:{color}">{html.escape(repr(self))}</pre>'
+Outcome = tuple[str, Any, Any]
+"""``(who, expected, got)``: one line pair of a verdict."""
 
 
 class LogCursor:
@@ -145,45 +98,102 @@ class LogCursor:
 
 
 class Trial:
-    """The servers and clients of one check; ``close()`` stops them all."""
+    """The servers and named clients of one check; ``close()`` stops them all."""
 
     def __init__(self) -> None:
         self.servers: list[RunningServer] = []
-        self.closers: list[Callable[[], Awaitable[Any]]] = []
+        self.programs: list[Any] = []  # standalone servers, as processes (helpers.checks.capstone)
+        self.peers: list[WebsocketPeer | SocketIOPeer] = []
+        self.opened: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
     async def serve(self, app: web.Application) -> RunningServer:
         """Start ``app`` on a spare loopback port, beside the notebook's own server."""
+        if not isinstance(app, web.Application):
+            raise NotYet(f"make_app() returned {type(app).__name__}, not an aiohttp web.Application")
+        add_plumbing(app)
+        app.on_response_prepare.append(self._remember)
         server = await open_server(app, port=0)
         self.servers.append(server)
         return server
 
-    async def websocket(self, server: RunningServer, path: str = "") -> Any:
-        """A connected ``websockets`` client of ``server`` (see ``helpers.checks.clients``)."""
-        from helpers.checks.clients import WebsocketPeer
+    async def serve_handler(
+        self, handler: Callable, state_from: Callable[[], web.Application] | None = None
+    ) -> RunningServer:
+        """Serve ``handler`` for the websocket at ``/``, with the app keys ``state_from()`` sets."""
+        app = web.Application()
+        if state_from is not None:
+            if not callable(state_from):
+                raise NotYet("pass make_app itself, without parentheses: the checker calls it")
+            made = state_from()
+            for key in made:
+                app[key] = made[key]
+        app.router.add_get("/", handler)
+        return await self.serve(app)
 
-        peer = await WebsocketPeer.open(server.ws_url + path)
-        self.closers.append(peer.close)
+    async def _remember(self, request: web.Request, response: web.StreamResponse) -> None:
+        if isinstance(response, web.WebSocketResponse):
+            self.opened.add(response)
+
+    async def websocket(self, server: RunningServer, name: str) -> WebsocketPeer:
+        """A connected ``websockets`` client of ``server``, called ``name`` in verdicts."""
+        peer = await WebsocketPeer.open(name, server.ws_url)
+        self.peers.append(peer)
         return peer
 
-    async def socketio(self, server: RunningServer, *, auth: dict | None = None) -> Any:
-        """A connected python-socketio client of ``server`` (see ``helpers.checks.clients``)."""
-        from helpers.checks.clients import SocketIOPeer
-
-        peer = SocketIOPeer()
-        self.closers.append(peer.close)
+    async def socketio(self, server: RunningServer, name: str, *, auth: dict | None = None) -> SocketIOPeer:
+        """A connected python-socketio client of ``server``, called ``name`` in verdicts."""
+        peer = SocketIOPeer(name)
+        self.peers.append(peer)
         await peer.open(server.url, auth=auth)
         return peer
 
-    def expect(self, *, sent: Any, expected: Any, arrived: Any) -> None:
-        """Go on if ``arrived == expected``; otherwise end the check with the three of them."""
-        if arrived != expected:
-            raise NotYet(
-                f"sent:     {shown(sent)}", f"expected: {shown(expected)}", f"arrived:  {shown(arrived)}"
-            )
+    def expect(self, action: str, *outcomes: Outcome) -> None:
+        """Go on if each ``(who, expected, got)`` matches; otherwise end the check saying who didn't."""
+        wrong = [(who, expected, got) for who, expected, got in outcomes if expected != got]
+        if not wrong:
+            return
+        width = max(len(str(who)) for who, _, _ in wrong) + len(" expected:")
+        lines = [action]
+        for who, expected, got in wrong:
+            lines.append(f"{f'{who} expected:':<{width}} {shown(expected)}")
+            lines.append(f"{f'{who} got:':<{width}} {shown(got)}")
+        raise NotYet(*lines)
+
+    async def deliveries(
+        self, action: str, expected: dict[WebsocketPeer, Any], *, as_json: bool = False
+    ) -> None:
+        """After ``action``, each client gets what ``expected`` says, ``NOTHING`` for nothing at all.
+
+        ``as_json``: what arrives is read as JSON, so ``{"nick": "a", "type": "join"}`` is the
+        ``{"type": "join", "nick": "a"}`` expected, whatever the order of its keys.
+        """
+        outcomes = []
+        for peer, wanted in expected.items():  # those that get something first: then it has been sent
+            if wanted is not NOTHING:
+                outcomes.append((peer.name, wanted, _parsed(await peer.receive(), as_json)))
+        for peer, wanted in expected.items():
+            if wanted is NOTHING:
+                outcomes.append((peer.name, NOTHING, _parsed(await peer.receive(timeout=GRACE), as_json)))
+        self.expect(action, *outcomes)
+
+    async def close_clients(self) -> None:
+        """Close every client, then give the servers a moment to see them go (their handlers end)."""
+        for peer in reversed(self.peers):
+            try:
+                async with asyncio.timeout(WAIT):
+                    await peer.close()
+            except Exception:  # a client that can't close cleanly is simply dropped
+                pass
+        self.peers.clear()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while any(open_connections(server.app) for server in self.servers) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # a handler's last lines, after its socket went
 
     def server_errors(self) -> list[str]:
         """What the student's code raised inside the servers, one line each."""
-        lines = []
+        lines = [line for program in self.programs for line in program.complaints()]
         for server in self.servers:
             lines += [f"the server said: {line}" for line in server.log.lines if "wrong arguments" in line]
             for error in server.log.errors:
@@ -197,20 +207,64 @@ class Trial:
                     lines.append(line)
         return lines
 
-    async def close(self) -> None:
-        """Close the clients, then stop the servers; never raises, never waits long."""
-        for close in reversed(self.closers):
-            try:
-                async with asyncio.timeout(WAIT):
-                    await close()
-            except Exception:  # a client that can't close cleanly is simply dropped
-                pass
+    def leftovers(self, functions: Iterable[Any]) -> list[str]:
+        """Where the servers still keep websockets of clients that left: a set or dict never cleaned up."""
+        gone = [ws for ws in self.opened if ws.closed]
+        if not gone:
+            return []
+        places: list[tuple[str, Any]] = []
+        for server in self.servers:
+            places += [(_key_name(key), server.app[key]) for key in server.app]
+        for function in functions:
+            places += [(name, value) for name, value in getattr(function, "__globals__", {}).items()]
+            for name, cell in zip(function.__code__.co_freevars, function.__closure__ or (), strict=False):
+                places.append((name, cell.cell_contents))
+        lines = []
+        for name, value in places:
+            kept = _websockets_in(value, gone)
+            if kept and name not in (_key_name(SOCKETS),):
+                lines.append(f"after every client left, the server still keeps {kept} of them in `{name}`")
+        return sorted(set(lines))
+
+    async def stop_servers(self) -> None:
+        for program in self.programs:
+            await program.stop()
         for server in self.servers:
             try:
                 async with asyncio.timeout(2 * WAIT):
                     await server.stop()
             except Exception:
                 pass
+
+
+def _parsed(arrived: Any, as_json: bool) -> Any:
+    """``arrived`` read as JSON when asked and when it is JSON text; as it is otherwise."""
+    if as_json and isinstance(arrived, str):
+        try:
+            return json.loads(arrived)
+        except ValueError:
+            return arrived
+    return arrived
+
+
+def _key_name(key: Any) -> str:
+    """An app key as a student named it: ``CLIENTS`` for ``web.AppKey("clients", ...)``."""
+    name = str(getattr(key, "_name", key)).rsplit(".", 1)[-1]
+    return name.upper() if isinstance(key, web.AppKey) else name
+
+
+def _websockets_in(value: Any, gone: list[web.WebSocketResponse]) -> int:
+    """How many of ``gone`` a set, list, tuple or dict (its keys and values) holds."""
+    try:
+        if isinstance(value, dict):
+            items = [*value.keys(), *value.values()]
+        elif isinstance(value, set | frozenset | list | tuple):
+            items = list(value)
+        else:
+            return 0
+    except Exception:
+        return 0
+    return sum(1 for item in items if any(item is ws for ws in gone))
 
 
 Scenario = Callable[[Trial], Awaitable[str]]
@@ -232,45 +286,64 @@ def checker(check: Callable[..., Awaitable[Verdict]]) -> Callable[..., Awaitable
     return checked
 
 
+SHAPES = {
+    "handler": "an aiohttp handler: async def {name}(request): ...",
+    "action": "an action like the ones above: async def {name}(app, ws, message): ...",
+    "feature": "a function that adds handlers to the app's server: def {name}(app): ...",
+}
+
+
 async def run_check(
-    exercise: str, scenario: Scenario, *functions: Any, app_first: bool = False
+    exercise: str, scenario: Scenario, *functions: Any, shape: str | None = None, timeout: float | None = None
 ) -> Verdict:
     """Run ``scenario`` with a fresh ``Trial``; whatever happens, return a ``Verdict``.
 
-    ``functions`` are what the student wrote: each must be an ``async def`` function (with
-    ``app_first``, taking the app first, as the notebook's handlers do), or the check says so
-    before starting anything.
+    ``functions`` are what the student wrote, each of ``shape`` (``SHAPES``): the check says
+    so before starting anything when one is not. After the scenario, the clients leave; what
+    the student's code raised meanwhile, and clients it still holds, make it a "not yet" too.
+    ``timeout``: seconds for the whole check (``CHECK_TIMEOUT`` by default).
     """
+    limit = CHECK_TIMEOUT if timeout is None else timeout
     for function in functions:
-        wrong = _wrong_shape(function, app_first)
+        wrong = _wrong_shape(function, shape)
         if wrong:
             return Verdict(exercise, False, [wrong])
     trial = Trial()
+    summary, details = "", []
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT):
+        async with asyncio.timeout(limit):
             summary = await scenario(trial)
     except NotYet as not_yet:
         details = not_yet.lines
     except TimeoutError:
-        details = [f"the check did not finish within {CHECK_TIMEOUT:g} s"]
+        details = [f"the check did not finish within {limit:g} s"]
     except Exception as exc:  # the check itself met something unexpected: still a verdict
         details = [f"the check could not go on: {type(exc).__name__}: {exc}"]
-    else:
-        details = []
     finally:
+        await trial.close_clients()
         errors = trial.server_errors()
-        await trial.close()
-    if details or errors:
-        return Verdict(exercise, False, [*details, *errors])
+        kept = trial.leftovers(functions) if not details and not errors else []
+        await trial.stop_servers()
+    if details or errors or kept:
+        return Verdict(exercise, False, [*details, *errors, *kept])
     return Verdict(exercise, True, [summary])
 
 
-def _wrong_shape(function: Any, app_first: bool) -> str | None:
+def _wrong_shape(function: Any, shape: str | None) -> str | None:
     """Why ``function`` can't be what the exercise asks for, or ``None``."""
     name = getattr(function, "__name__", repr(function))
-    if not inspect.iscoroutinefunction(function):
-        return f"{name} must be a function defined with `async def`"
+    if shape is None:
+        return None
+    wanted = SHAPES[shape].format(name=name)
+    if not callable(function):
+        return f"{name} must be {wanted}"
+    is_async = inspect.iscoroutinefunction(function)
+    if shape == "feature" and is_async:
+        return f"{name} must be {wanted} (a plain `def`: the handlers inside it are `async def`)"
+    if shape != "feature" and not is_async:
+        return f"{name} must be {wanted} (defined with `async def`)"
     parameters = list(inspect.signature(function).parameters)
-    if app_first and parameters[:1] != ["app"]:
-        return f"{name} must take the app first, as the handlers above do: async def {name}(app, ...)"
+    takes = {"handler": 1, "action": 3, "feature": 1}[shape]
+    if len(parameters) != takes:
+        return f"{name} must be {wanted}"
     return None

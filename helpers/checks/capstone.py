@@ -1,0 +1,261 @@
+"""Checkers for the two capstones: a standalone ``server.py`` the student wrote, run as a program.
+
+The file must import nothing from ``helpers`` and run with ``python FILE [PORT]``, as the
+original's ``npm start`` does. The checker starts it as a process of its own on a free port,
+drives named clients against it, reads what it prints, and stops it: it never outlives the
+check. A file that is missing, imports ``helpers``, fails to start or never listens gets a
+one-line "Not yet" saying so.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from helpers.checks.clients import WAIT
+from helpers.checks.socketio import events_arrive
+from helpers.checks.trial import NOTHING, Emit, Nothing, NotYet, Trial, Verdict, checker, run_check
+from helpers.checks.verdict import Described, shown
+from helpers.checks.websocket import stalled_reader_holds_nobody_back
+
+__all__ = ["Program", "check_socketio_server", "check_websocket_server"]
+
+START_TIMEOUT = 10.0
+"""Seconds a standalone server has to start listening."""
+
+CAPSTONE_TIMEOUT = 40.0
+"""Seconds a whole capstone check may take: two programs started, megabytes sent."""
+
+
+class Program:
+    """The student's server, a process on a free port: what it prints, line by line."""
+
+    def __init__(self, path: Path, port: int, process: asyncio.subprocess.Process) -> None:
+        self.path, self.port, self.process = path, port, process
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+        self.changed = asyncio.Event()
+        self.readers = [
+            asyncio.ensure_future(self._read(process.stdout, self.lines)),
+            asyncio.ensure_future(self._read(process.stderr, self.errors)),
+        ]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    async def _read(self, stream: asyncio.StreamReader, into: list[str]) -> None:
+        while line := await stream.readline():
+            into.append(line.decode(errors="replace").rstrip("\n"))
+            self.changed.set()
+
+    @classmethod
+    async def start(cls, path: Path, *arguments: str) -> Program:
+        """Run ``python -u path PORT *arguments`` in the file's folder; return once it listens."""
+        port = _free_port()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-u", str(path), str(port), *arguments,
+            cwd=path.parent, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group: stopped whole, never left behind
+        )  # fmt: skip
+        program = cls(path, port, process)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        while not await _listening(port):
+            if process.returncode is not None:
+                await asyncio.gather(*program.readers)
+                last = next((line for line in reversed(program.errors) if line.strip()), "no message")
+                raise NotYet(
+                    f"{path.name} stopped before it listened (exit status {process.returncode}): {last}"
+                )
+            if loop.time() > deadline:
+                await program.stop()
+                raise NotYet(
+                    f"{path.name} did not listen on port {port} within {START_TIMEOUT:g} s: it must take its "
+                    f"port from the command line (python {path.name} {port})"
+                )
+            await asyncio.sleep(0.05)
+        return program
+
+    async def next_line(
+        self, containing: str, after: int, timeout: float = WAIT
+    ) -> tuple[str | Nothing, int]:
+        """The first line printed at or after line ``after`` containing ``containing``, and where."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for index in range(after, len(self.lines)):
+                if containing in self.lines[index]:
+                    return self.lines[index], index + 1
+            if loop.time() > deadline or self.process.returncode is not None:
+                return Nothing(f"it printed no line with {containing!r} within {timeout:g} s"), after
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), deadline - loop.time())
+            except TimeoutError:
+                pass
+
+    def complaints(self) -> list[str]:
+        """What it wrote to stderr that says something went wrong: a traceback's last lines."""
+        errors = [line for line in self.errors if line.strip() and not line.startswith((" ", "Traceback"))]
+        return [f"{self.path.name} wrote to stderr: {line}" for line in errors[-2:]]
+
+    async def stop(self) -> None:
+        """SIGTERM to its process group, then SIGKILL after 1 s: nothing of it is left running."""
+        if self.process.returncode is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                await asyncio.wait_for(self.process.wait(), 1)
+            except (ProcessLookupError, TimeoutError):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await self.process.wait()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _listening(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
+def _standalone(path: Path) -> Path:
+    """``path``, if it is a Python file that imports nothing of the workbook's; else a "not yet"."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise NotYet(f"there is no {path.name} here yet: run the cell that writes it (%%writefile)")
+    try:
+        tree = ast.parse(path.read_text(), path.name)
+    except SyntaxError as error:
+        raise NotYet(f"{path.name} is not valid Python: {error.msg} (line {error.lineno})") from None
+    for node in ast.walk(tree):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        if any(name == "helpers" or name.startswith("helpers.") for name in names):
+            raise NotYet(
+                f"{path.name} imports helpers (line {node.lineno}): a standalone server uses only "
+                "the libraries (aiohttp, python-socketio) and Python's own"
+            )
+    return path
+
+
+async def _run_program(trial: Trial, path: Path, *arguments: str) -> Program:
+    program = await Program.start(path, *arguments)
+    trial.programs.append(program)
+    return program
+
+
+async def _page(program: Program, name: str) -> None:
+    """GET ``name``: a page of ``public/``, served with 200."""
+    async with aiohttp.ClientSession() as session, session.get(program.url + name) as response:
+        body = await response.text()
+    if response.status != 200 or "<title>" not in body:
+        raise NotYet(f"GET /{name} answered {response.status}, not the page of public/{name or 'index.html'}")
+
+
+async def _printed(trial: Trial, program: Program, action: str, expected: str, cursor: list[int]) -> None:
+    """The program's next line that starts as ``expected`` does (its first two words) is ``expected``."""
+    line, cursor[0] = await program.next_line(" ".join(expected.split(" ")[:2]), cursor[0])
+    trial.expect(action, (f"what {program.path.name} printed", expected, line))
+
+
+@checker
+async def check_websocket_server(path: str | Path = "websocket_server.py") -> Verdict:
+    """Capstone 1: the websocket chat, standalone: the pages, ``ws got:``, a broadcast that holds no
+    one back, a message too big refused, and with ``--except-self``, all but the sender."""
+
+    async def scenario(trial: Trial) -> str:
+        file = _standalone(Path(path))
+        program = await _run_program(trial, file)
+        for name in ("chat.html", ""):
+            await _page(program, name)
+        cursor = [0]
+        alice, bob = await trial.websocket(program, "alice"), await trial.websocket(program, "bob")
+        for client, text in [(alice, "hi"), (bob, "hello alice")]:
+            await client.send(text)
+            action = f"{client} sent {text!r}"
+            await trial.deliveries(action, {alice: text, bob: text})
+            await _printed(trial, program, action, f"ws got: {text}", cursor)
+            await _printed(trial, program, action, "Broadcasted data to 2 (2) clients.", cursor)
+        await _too_big_is_refused(trial, program, alice, bob)
+        await stalled_reader_holds_nobody_back(trial, program, alice, bob, announced=None, messages=300)
+        await trial.close_clients()
+        await program.stop()
+        program = await _run_program(trial, file, "--except-self")
+        alice, bob = await trial.websocket(program, "alice"), await trial.websocket(program, "bob")
+        await alice.send("not to myself")
+        action = f"alice sent 'not to myself' (python {file.name} PORT --except-self)"
+        await trial.deliveries(action, {bob: "not to myself", alice: NOTHING})
+        return (
+            f"{file.name} served the pages, printed and broadcast each message, refused one too big, "
+            "held no one back, and left the sender out with --except-self."
+        )
+
+    return await run_check("the websocket chat, standalone", scenario, timeout=CAPSTONE_TIMEOUT)
+
+
+async def _too_big_is_refused(trial: Trial, program: Program, alice: Any, bob: Any) -> None:
+    """A message of 64 KiB or more closes its sender's connection with 1009; the others chat on."""
+    mallory = await trial.websocket(program, "mallory")
+    await mallory.send("x" * (64 * 1024))
+    action = "mallory sent a message of 65,536 characters"
+    got = await mallory.receive()
+    if not (isinstance(got, Nothing) and "1009" in got.why):
+        expected = Described("the connection closed with 1009 (web.WebSocketResponse(max_msg_size=...))")
+        trial.expect(action, ("mallory", expected, Described(shown(got)[:80])))
+    await trial.deliveries(action, {alice: NOTHING, bob: NOTHING})
+
+
+@checker
+async def check_socketio_server(path: str | Path = "socketio_server.py") -> Verdict:
+    """Capstone 2: the Socket.IO chat, standalone: the page, ``chat message`` to everyone, and
+    ``user connected`` / ``user disconnected`` notices to the others."""
+
+    async def scenario(trial: Trial) -> str:
+        file = _standalone(Path(path))
+        program = await _run_program(trial, file)
+        await _page(program, "socketio.html")
+        cursor = [0]
+        alice = await trial.socketio(program, "alice", auth={"nick": "alice"})
+        await _printed(trial, program, "alice connected", "a user connected", cursor)
+        bob = await trial.socketio(program, "bob", auth={"nick": "bob"})
+        await _printed(trial, program, "bob connected", "a user connected", cursor)
+        await events_arrive(trial, "bob connected, as 'bob'", {alice: "bob", bob: NOTHING}, "user connected")
+        for client, text in [(alice, "hi"), (bob, "hello alice")]:
+            action = f"{client} sent {Emit('chat message', (text, f'{client}-1'))}"
+            await client.emit("chat message", text, f"{client}-1")
+            await events_arrive(trial, action, {alice: text, bob: text})
+            await _printed(trial, program, action, f"message: {text}", cursor)
+        carol = await trial.socketio(program, "carol")
+        guests = {alice: "guest", bob: "guest", carol: NOTHING}
+        await events_arrive(trial, "carol connected, without a nickname", guests, "user connected")
+        await bob.close()
+        await _printed(trial, program, "bob left", "user disconnected", cursor)
+        await events_arrive(trial, "bob left", {alice: "bob", carol: "bob"}, "user disconnected")
+        return f"{file.name} served the page, sent each chat message to everyone, told who came and went."
+
+    return await run_check("the Socket.IO chat, standalone", scenario, timeout=CAPSTONE_TIMEOUT)
