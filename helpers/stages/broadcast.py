@@ -10,33 +10,8 @@ from helpers.app import PUBLIC, drop
 from helpers.stages.echo import BINARY_REFUSED
 from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
 
-CLIENTS = web.AppKey("clients", set[web.WebSocketResponse])
-EXCEPT_SELF = web.AppKey("except_self", bool)
-
-SLOW_CLIENT_TIMEOUT = 1.0  # seconds a broadcast waits for a client that stopped reading
-
-
-async def broadcast(
-    clients: set[web.WebSocketResponse], text: str, exclude: web.WebSocketResponse | None = None
-) -> int:
-    """Send ``text`` to every client but ``exclude``, all at once; return how many it reached."""
-    targets = [client for client in clients if client is not exclude]  # a copy: clients may come and go
-    delivered = await asyncio.gather(*(send_or_drop(clients, client, text) for client in targets))
-    return sum(delivered)
-
-
-async def send_or_drop(clients: set[web.WebSocketResponse], client: web.WebSocketResponse, text: str) -> bool:
-    """Send ``text`` to ``client``; a client that can't take it within a second leaves the chat."""
-    try:
-        async with asyncio.timeout(SLOW_CLIENT_TIMEOUT):
-            await client.send_str(text)
-    except TimeoutError:  # its buffers stayed full: it stopped reading
-        clients.discard(client)
-        drop(client)  # its connection cut at once: it can't even take a close frame
-        return False
-    except ConnectionResetError:  # it vanished while the others were being sent to
-        return False
-    return True
+CLIENTS = web.AppKey("clients", set[web.WebSocketResponse])  # the tutorial's wsServer.clients
+EXCEPT_SELF = web.AppKey("except_self", bool)  # leave the sender out?
 
 
 async def broadcast_chat(request: web.Request) -> web.StreamResponse:
@@ -69,3 +44,29 @@ def make_app(except_self: bool = False) -> web.Application:
     app.router.add_get("/", broadcast_chat)
     app.router.add_static("/", PUBLIC)
     return app
+
+
+SLOW_CLIENT_TIMEOUT = 1.0  # seconds a broadcast waits for a client that stopped reading
+
+
+async def broadcast(
+    clients: set[web.WebSocketResponse], text: str, exclude: web.WebSocketResponse | None = None
+) -> int:
+    """Send ``text`` to every client but ``exclude``, all at once; return how many it reached."""
+    targets = [client for client in clients if client is not exclude]  # a copy: clients may come and go
+    delivered = await asyncio.gather(*(send_or_drop(clients, client, text) for client in targets))
+    return sum(delivered)
+
+
+async def send_or_drop(clients: set[web.WebSocketResponse], client: web.WebSocketResponse, text: str) -> bool:
+    """Send ``text`` to ``client``; a client that can't take it within a second leaves the chat."""
+    try:
+        async with asyncio.timeout(SLOW_CLIENT_TIMEOUT):
+            await client.send_str(text)
+    except TimeoutError:  # its buffers stayed full: it stopped reading
+        clients.discard(client)
+        drop(client)  # its connection cut at once: it can't even take a close frame
+        return False
+    except ConnectionResetError:  # it vanished while the others were being sent to
+        return False
+    return True
