@@ -16,9 +16,6 @@ from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
 
 NICKS = web.AppKey("nicks", dict[web.WebSocketResponse, str])
 
-Action = Callable[[web.Application, web.WebSocketResponse, Message], Awaitable[None]]
-ACTIONS = web.AppKey("actions", dict[str, Action])
-
 
 async def tell_everyone(app: web.Application, message: Message) -> None:
     """Send ``message`` to every client, as JSON, and log how many got it."""
@@ -50,6 +47,10 @@ async def on_chat(app: web.Application, ws: web.WebSocketResponse, message: Mess
 async def on_users(app: web.Application, ws: web.WebSocketResponse, message: Message) -> None:
     """Tell the asker, and only the asker, who is online."""
     await ws.send_json({"type": "users", "users": sorted(app[NICKS].values())})
+
+
+Action = Callable[[web.Application, web.WebSocketResponse, Message], Awaitable[None]]
+ACTIONS = web.AppKey("actions", dict[str, Action])
 
 
 async def json_chat(request: web.Request) -> web.StreamResponse:
