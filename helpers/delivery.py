@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS messages (
 )
 """
 COLUMNS = "id, nick, text, client_offset"
+INSERT = "INSERT INTO messages (client_offset, nick, text) VALUES (?, ?, ?)"
 
 
 class Message(NamedTuple):
@@ -29,12 +30,12 @@ class Message(NamedTuple):
         return f"{self.nick}: {self.text}"
 
 
-class MessageStore:
-    """The chat's messages in SQLite (``":memory:"`` or a file), by server offset."""
+class Database:
+    """An SQLite database, ``":memory:"`` or a file, open from ``open()`` to ``close()``."""
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
-        self.db: sqlite3.Connection | None = None  # open from open() to close()
+        self.db: sqlite3.Connection | None = None
 
     def open(self) -> None:
         self.db = sqlite3.connect(self.path)
@@ -44,14 +45,15 @@ class MessageStore:
         self.db.close()
         self.db = None
 
+
+class MessageStore(Database):
+    """The chat's messages, by server offset."""
+
     def add(self, nick: str, text: str, client_offset: str | None = None) -> tuple[Message, bool]:
         """``(the message, True)``; for a client offset seen before, ``(that message, False)``."""
         try:
             with self.db:  # a transaction
-                cursor = self.db.execute(
-                    "INSERT INTO messages (client_offset, nick, text) VALUES (?, ?, ?)",
-                    (client_offset, nick, text),
-                )
+                cursor = self.db.execute(INSERT, (client_offset, nick, text))
         except sqlite3.IntegrityError:  # UNIQUE(client_offset): a resend of a stored message
             row = self.db.execute(f"SELECT {COLUMNS} FROM messages WHERE client_offset = ?", (client_offset,))
             return Message(*row.fetchone()), False
@@ -63,6 +65,5 @@ class MessageStore:
         return [Message(*row) for row in self.db.execute(query, (offset, limit))]
 
     @property
-    def last_id(self) -> int:
-        """The newest message's id; 0 when there is none."""
+    def last_id(self) -> int:  # a property: read as store.last_id, without ()
         return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]

@@ -35,6 +35,9 @@ async def _serve_with(trial: Trial, make_app: AppFactory, add_feature: Feature) 
     name = getattr(add_feature, "__name__", "your function")
     try:
         add_feature(app)
+    except NotImplementedError:
+        raise NotYet(f"{name}(app) raised NotImplementedError (replace `raise NotImplementedError()` "
+                     "with your code)") from None
     except Exception as exc:
         raise NotYet(f"{name}(app) raised {type(exc).__name__}: {exc}") from None
     return await trial.serve(app)

@@ -17,7 +17,7 @@ from helpers.sio import until_sent
 from helpers.stages import socketio_chat, socketio_features
 from helpers.stages.broadcast_bus import BUS, use_bus
 from helpers.stages.socketio_basic import SIO
-from helpers.stages.socketio_chat import CHAT, REPLAY_BATCH, STORE, TURNS, replay_from, wire
+from helpers.stages.socketio_chat import CHAT, REPLAY_BATCH, STORE, replay_from, wire
 from helpers.stages.socketio_features import NICKS
 
 
@@ -33,6 +33,7 @@ class Node:
 
 
 NODE = web.AppKey("node", Node)
+TURNS = web.AppKey("turns", asyncio.Lock)  # delivering from the store and a replay take turns
 
 
 async def deliver(app: web.Application) -> None:
@@ -274,7 +275,7 @@ def make_app(
         client_manager=socketio.AsyncRedisManager(message_queue),  # every emit through Redis
     )
     app = socketio_chat.stored_chat_app(sio, db)
-    app[NODE] = Node()
+    app[NODE], app[TURNS] = Node(), asyncio.Lock()
     app.on_startup.append(open_shared)  # after notebook 9's open_store
     app.on_cleanup.insert(0, close_shared)  # before notebook 9's close_store
     use_bus(app, message_queue, "chat", on_bell)

@@ -15,8 +15,8 @@ def make_app(except_self: bool = False) -> web.Application:
     """Notebook 1's pages and, at ``/socket.io/``, the official tutorial's chat server."""
     sio = socketio.AsyncServer(async_mode="aiohttp")
     app = web.Application()
-    sio.attach(app)  # Node: new Server(httpServer)
-    app[SIO] = sio  # where a cell (or a checker) finds this app's server
+    sio.attach(app)
+    app[SIO] = sio  # where a cell, or a checker, finds this app's server
     app.router.add_get("/", index)
     app.router.add_static("/", PUBLIC)
 
@@ -29,7 +29,7 @@ def make_app(except_self: bool = False) -> web.Application:
         print("user disconnected")
 
     @sio.on("chat message")
-    async def chat_message(sid, msg, client_offset=None):  # the page names each message too
+    async def chat_message(sid, msg, client_offset=None):
         print(f"message: {msg}")
         await sio.emit("chat message", msg, skip_sid=sid if except_self else None)
 

@@ -48,49 +48,6 @@ async def replay(app: web.Application, sid: str, messages: list[Message]) -> Non
         await asyncio.sleep(0)  # let another client's message in between two of these
 
 
-TURNS = web.AppKey("turns", asyncio.Lock)  # a replay's last step and a new message take turns
-REPLAY_BATCH = 50  # messages replayed at a time; between two batches, the others chat on
-
-
-async def catch_up(app: web.Application, sid: str, offset: int | None) -> None:
-    """Replay what came after ``offset`` a batch at a time, then put the client in the live chat."""
-    if offset is not None:
-        while True:
-            batch = app[STORE].since(offset, limit=REPLAY_BATCH)
-            if not batch:
-                break
-            await replay(app, sid, batch)
-            await until_sent(app, sid, below=REPLAY_BATCH)  # it took them: its queue stays short
-            offset = batch[-1].id
-    async with app[TURNS]:  # the few that came meanwhile, then live: no message in between
-        if offset is not None:
-            await replay(app, sid, app[STORE].since(offset))
-        await app[SIO].enter_room(sid, CHAT)
-
-
-def add_delivery(app: web.Application) -> None:
-    """Notebook 8's ``connect`` and ``chat message``, with every message stored and replayed."""
-    sio, store, nicks = app[SIO], app[STORE], app[NICKS]
-
-    @sio.event
-    async def connect(sid, environ, auth):
-        await welcome(app, sid, auth)
-        await catch_up(app, sid, replay_from(auth, store.last_id))
-
-    @sio.on("chat message")
-    async def chat_message(sid, text=None, client_offset=None):
-        problem = problem_with(text, "text", MAX_TEXT)
-        if problem:
-            return {"error": problem}
-        offset = client_offset if isinstance(client_offset, str) else None
-        async with app[TURNS]:
-            message, is_new = store.add(nicks.get(sid, "?"), text.strip(), offset)
-            if is_new:  # a resend of a stored message is acknowledged again, not sent again
-                print(f"message: {message.line}")
-                await sio.emit("chat message", wire(message), room=CHAT, skip_sid=sid)
-        return {"id": message.id}
-
-
 def make_app(cors_allowed_origins: list[str] | None = None, db: str = ":memory:") -> web.Application:
     """Notebook 8's chat, with every message kept in ``db`` and replayed to who missed it."""
     sio = socketio.AsyncServer(
@@ -104,8 +61,7 @@ def make_app(cors_allowed_origins: list[str] | None = None, db: str = ":memory:"
 def stored_chat_app(sio: socketio.AsyncServer, db: str) -> web.Application:
     """Notebook 8's app on ``sio``, with a store in ``db`` and ``add_delivery``'s handlers."""
     app = features_app(sio)
-    app[STORE], app[TURNS] = MessageStore(db), asyncio.Lock()
-    app[SERVER_ROOMS] = frozenset({CHAT})  # a client can't leave the live chat, nor join it early
+    app[STORE], app[SERVER_ROOMS] = MessageStore(db), frozenset({CHAT})
     app.on_startup.append(open_store)
     app.on_cleanup.append(close_store)
     add_delivery(app)
@@ -118,3 +74,46 @@ async def open_store(app: web.Application) -> None:
 
 async def close_store(app: web.Application) -> None:
     app[STORE].close()
+
+
+REPLAY_BATCH = 50  # messages replayed at a time; between two batches, the others chat on
+
+
+async def catch_up(app: web.Application, sid: str, offset: int | None, turns: asyncio.Lock) -> None:
+    """Replay what came after ``offset`` a batch at a time, then put the client in the live chat."""
+    if offset is not None:
+        while True:
+            batch = app[STORE].since(offset, limit=REPLAY_BATCH)
+            if not batch:
+                break
+            await replay(app, sid, batch)
+            await until_sent(app, sid, below=REPLAY_BATCH)  # it took them: its queue stays short
+            offset = batch[-1].id
+    async with turns:  # the few that came meanwhile, then live: no message in between
+        if offset is not None:
+            await replay(app, sid, app[STORE].since(offset))
+        await app[SIO].enter_room(sid, CHAT)
+
+
+def add_delivery(app: web.Application) -> None:
+    """Notebook 8's ``connect`` and ``chat message``, with every message stored and replayed."""
+    sio, store, nicks = app[SIO], app[STORE], app[NICKS]
+    turns = asyncio.Lock()  # a replay's last step and a new message take turns
+
+    @sio.event
+    async def connect(sid, environ, auth):
+        await welcome(app, sid, auth)
+        await catch_up(app, sid, replay_from(auth, store.last_id), turns)
+
+    @sio.on("chat message")
+    async def chat_message(sid, text=None, client_offset=None):
+        problem = problem_with(text, "text", MAX_TEXT)
+        if problem:
+            return {"error": problem}
+        offset = client_offset if isinstance(client_offset, str) else None
+        async with turns:
+            message, is_new = store.add(nicks.get(sid, "?"), text.strip(), offset)
+            if is_new:  # a resend of a stored message is acknowledged again, not sent again
+                print(f"message: {message.line}")
+                await sio.emit("chat message", wire(message), room=CHAT, skip_sid=sid)
+        return {"id": message.id}

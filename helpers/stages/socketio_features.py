@@ -154,6 +154,7 @@ def add_private_messages(app: web.Application) -> None:
 
 FEATURES["private messages"] = add_private_messages
 
+
 SERVER_ROOMS = web.AppKey("server_rooms", frozenset)  # rooms only the server puts clients in
 
 
@@ -172,8 +173,8 @@ def members(app: web.Application, room: str) -> list[str]:
 
 
 def add_rooms(app: web.Application) -> None:
-    """``join``, ``leave`` and ``room message``: a named group of clients."""
-    sio, nicks = app[SIO], app[NICKS]
+    """``join`` and ``leave`` a room: a named group of clients."""
+    sio = app[SIO]
 
     @sio.event
     async def join(sid, room=None):
@@ -191,6 +192,14 @@ def add_rooms(app: web.Application) -> None:
         await sio.leave_room(sid, room.strip())
         return {"room": room.strip(), "members": members(app, room.strip())}
 
+
+FEATURES["rooms"] = add_rooms
+
+
+def add_room_messages(app: web.Application) -> None:
+    """``room message``: to the members of a room the sender is in, but the sender."""
+    sio, nicks = app[SIO], app[NICKS]
+
     @sio.on("room message")
     async def room_message(sid, room=None, text=None):
         problem = room_problem(app, room) or problem_with(text, "text", MAX_TEXT)
@@ -203,4 +212,4 @@ def add_rooms(app: web.Application) -> None:
         return {"room": room}
 
 
-FEATURES["rooms"] = add_rooms
+FEATURES["room messages"] = add_room_messages
