@@ -218,6 +218,9 @@ async def check_named_chat(make_app: AppFactory, handler: Handler) -> Verdict:
         await trial.deliveries("carol sent 'hey'", dict.fromkeys(everyone, "carol: hey"))
         await bob.close()
         await trial.deliveries("bob left", {alice: "* bob left", carol: "* bob left"})
+        dave = await trial.websocket(server, "dave")
+        await dave.close()
+        await trial.deliveries("dave came and left without a word", {alice: NOTHING, carol: NOTHING})
         return "Names, lines and departures reached everyone, and the server let go of every client."
 
     return await run_check("names from the first message", scenario, handler, shape="handler")
@@ -257,7 +260,7 @@ async def check_me_action(make_app: AppFactory, on_chat: Any) -> Verdict:
         for client, text, kind, said in [
             (alice, "/me waves", "me", "waves"),
             (alice, "hi", "chat", "hi"),
-            (bob, "/me stretches", "me", "stretches"),
+            (bob, "/me eats", "me", "eats"),
             (bob, "hi /me there", "chat", "hi /me there"),
             (alice, "/meow", "chat", "/meow"),
             (alice, "/me", "chat", "/me"),

@@ -1,0 +1,1 @@
+"""Every exercise's checker, held to what a student plausibly writes: wrong answers and right ones."""
