@@ -5,12 +5,12 @@ any page a student visits), it meets clients that send too much, too fast, too m
 vanish without a word. Each limit below answers one of those, and each refusal is told to the
 client, never silent:
 
-- a message over ``message_bytes``: the websocket is closed with 1009 (Message Too Big);
+- a Socket.IO message over ``message_bytes``: its connection is closed with 1009 (Message Too
+  Big), or refused with 400 on long-polling (a raw websocket's handler sets its own size,
+  ``web.WebSocketResponse(max_msg_size=...)``, notebook 3);
 - more than ``rate`` messages a second (bursts up to ``burst``) on the JSON and Socket.IO
   chats: each one over gets an error back, and is not sent on;
 - more than ``connections`` open websockets or Socket.IO sessions: a new one gets 503;
-- a websocket peer that stops answering pings for ``heartbeat`` s (plus half): dropped, and
-  the chat hears it left;
 - an HTTP connection that sends no whole request within ``idle`` s (slowloris): closed;
 - a Socket.IO client that lets more than ``queue`` packets wait unread: disconnected;
 - a websocket client that leaves more than ``unsent_bytes`` waiting in the server's send
@@ -18,7 +18,9 @@ client, never silent:
 
 They are per server (``app[LIMITS]``), read at each use: a cell can change them on a running
 server (``server.app[LIMITS].rate = 5``). Two are read at start: ``idle`` (aiohttp's
-keep-alive timeout) and, on the Socket.IO stages, ``message_bytes`` (engine.io's buffer size).
+keep-alive timeout) and ``message_bytes`` (engine.io's buffer size). A raw websocket's own two
+(its size and its ``heartbeat``: a peer that stops answering pings is dropped) are arguments of
+``web.WebSocketResponse``, which each stage's handler passes (notebook 3).
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ class Limits:
     rate: float = 20.0
     burst: int = 40
     connections: int = 1000
-    heartbeat: float = 15.0
     idle: float = 5.0
     queue: int = 1000
     unsent_bytes: int = 1 << 20

@@ -230,7 +230,6 @@ def add_presence(app: web.Application) -> None:
         return answer if "error" in answer else {**answer, "members": members(app, answer["room"])}
 
 
-
 def add_messages(app: web.Application) -> None:
     """Chat messages through the shared store; private and room messages only when all can hear."""
     sio = app[SIO]
