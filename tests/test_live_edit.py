@@ -53,7 +53,8 @@ async def test_an_edited_handler_serves_after_its_cell_and_the_start_cell_run_ag
         )
         assert await kernel.run(probe) == "abc\n"
         handler = kernel.index("#| export stages.echo\nasync def echo")
-        edited = kernel.notebook.cells[handler].source.replace("ws.send_str(data)", "ws.send_str(data[::-1])")
+        source = kernel.notebook.cells[handler].source
+        edited = source.replace("ws.send_str(msg.data)", "ws.send_str(msg.data[::-1])")
         assert await kernel.run(edited) == ""
         assert (await kernel.run(kernel.notebook.cells[start].source)).startswith("Listening at port ")
         assert await kernel.run(probe) == "cba\n"
@@ -63,14 +64,15 @@ async def test_an_edited_handler_serves_after_its_cell_and_the_start_cell_run_ag
 async def test_an_edited_socketio_handler_serves_at_once_on_the_running_server():
     kernel = Kernel("08")
     async with kernel.client.async_setup_kernel():
-        typing_demo = kernel.index('on_events(server.app, {"typing": typing})')
+        typing_demo = kernel.index("add_typing(server.app)")
         await kernel.run_cells(typing_demo + 1)
-        handler = kernel.index("#| export stages.socketio_features\nasync def typing")
+        handler = kernel.index("#| export stages.socketio_features\ndef add_typing")
         edited = kernel.notebook.cells[handler].source.replace(
-            "(nick_of(app, sid), bool(is_typing))", '(nick_of(app, sid).upper(), bool(is_typing))'
+            '(nicks.get(sid, "?"), bool(is_typing))', '(nicks.get(sid, "?").upper(), bool(is_typing))'
         )
+        assert edited != kernel.notebook.cells[handler].source
         await kernel.run(edited)
-        await kernel.run('on_events(server.app, {"typing": typing})')
+        await kernel.run("add_typing(server.app)")
         out = await kernel.run(
             "await bob.typing(True)\n"
             'await alice.wait_for("* BOB is typing...")\n'
@@ -81,15 +83,15 @@ async def test_an_edited_socketio_handler_serves_at_once_on_the_running_server()
 
 
 async def test_an_edited_connect_in_09_serves_after_its_cell_and_the_start_cell_run_again():
-    """The handler a notebook registers through ``EVENTS`` is the edited one, not the first."""
+    """The handler ``make_app`` registers is the edited cell's, not the first."""
     kernel = Kernel("09")
     async with kernel.client.async_setup_kernel():
         start = kernel.index("server = await start_server(make_app())")
-        await kernel.run_cells(start + 1)
-        handler = kernel.index("#| export stages.socketio_chat\nasync def connect")
+        handler = kernel.index("#| export stages.socketio_chat\ndef add_delivery")  # Going deeper's
+        await kernel.run_cells(handler)
         edited = kernel.notebook.cells[handler].source.replace(
-            "    await welcome(app, sid, environ, auth)\n",
-            '    await welcome(app, sid, environ, auth)\n    app[LOG]("EDITED connect")\n',
+            "        await welcome(app, sid, auth)\n",
+            '        await welcome(app, sid, auth)\n        print("EDITED connect")\n',
         )
         assert edited != kernel.notebook.cells[handler].source
         await kernel.run(edited)
@@ -110,7 +112,7 @@ async def test_a_behaviour_change_in_the_replay_changes_a_compared_output():
     only through displayed source text. Now a cell that runs the store shows the difference."""
     kernel = Kernel("09")
     async with kernel.client.async_setup_kernel():
-        demo = kernel.index("with MessageStore() as store:")
+        demo = kernel.index("store = MessageStore()")
         stored = "".join(output.get("text", "") for output in kernel.notebook.cells[demo].outputs)
         store = kernel.index("#| export delivery\nclass MessageStore")
         cell = kernel.notebook.cells[store]
