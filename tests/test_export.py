@@ -50,13 +50,13 @@ def test_a_changed_cell_is_drift_and_the_diff_shows_it(tmp_path):
     """The drift test's own failure: a cell of notebook 04 says something its module doesn't."""
     path, notebook = copy_notebook(tmp_path, "04")
     cell = exported_cell(notebook, "stages.echo", "async def echo")
-    cell.source = cell.source.replace("await ws.send_str(data)", "await ws.send_str(data.upper())")
+    cell.source = cell.source.replace("await ws.send_str(msg.data)", "await ws.send_str(msg.data.upper())")
     nbformat.write(notebook, path)
     others = [p for p in NOTEBOOKS if not p.name.startswith("04")]
     differences = export.drift([*others, path])
     echo_module = export.module_path("stages.echo")
     assert list(differences) == [echo_module]
-    assert "+            await ws.send_str(data.upper())" in differences[echo_module]
+    assert "+            await ws.send_str(msg.data.upper())" in differences[echo_module]
 
 
 def test_a_changed_module_is_drift_too(tmp_path, monkeypatch):
