@@ -450,7 +450,7 @@ class TextPacket(socketio.packet.Packet):
 
     A packet with binary attachments (``451-["chat message",{"_placeholder":true,...}]``), a
     binary frame, or a packet python-socketio can't read is not taken: it is read as the event
-    ``REFUSED_INPUT`` with the reason, which the server answers (``add_socketio_plumbing``).
+    ``REFUSED_INPUT`` with the reason, which the server answers (``hold_socketio``).
     Without this, the text frame after ``451-[...]`` became the chat message's "attachment".
     """
 
@@ -490,7 +490,7 @@ class TextPacket(socketio.packet.Packet):
         An event refused before it was read keeps its acknowledgement id, when it has one, so
         a client waiting for the ack gets the reason.
         """
-        if connecting:  # the handshake goes on, and the connect handler refuses it (on_events)
+        if connecting:  # the handshake goes on, and the guarded connect refuses it (_connect_guarded)
             self.packet_type, self.data = socketio.packet.CONNECT, UnreadableAuth(why)
         else:
             self.packet_type, self.data = socketio.packet.EVENT, [REFUSED_INPUT, why]
@@ -521,7 +521,7 @@ it is still here)."""
 class UnreadableAuth:
     """A connection request whose ``auth`` could not be read: ``connect`` gets this, not a dict.
 
-    No client can send it (it is no JSON), so it can't be faked; ``on_events`` refuses it.
+    No client can send it (it is no JSON), so it can't be faked; ``_connect_guarded`` refuses it.
     """
 
     why: str

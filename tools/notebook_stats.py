@@ -35,13 +35,20 @@ CAPSTONE_CHECKS = ("await check_websocket_server", "await check_socketio_server"
 
 
 def sections(path: Path) -> tuple[list, list]:
-    """The notebook's cells on the core path, and those of its "Going deeper" sections."""
+    """The notebook's cells on the core path, and those of its "Going deeper" sections.
+
+    A markdown cell is cut at its ``## `` headings: each part goes where its heading says.
+    """
     core, deeper, in_deeper = [], [], False
     for cell in nbformat.read(path, as_version=4).cells:
-        heading = re.match(r"## (.*)", cell.source) if cell.cell_type == "markdown" else None
-        if heading:
-            in_deeper = heading[1].startswith("Going deeper")
-        (deeper if in_deeper else core).append(cell)
+        if cell.cell_type != "markdown":
+            (deeper if in_deeper else core).append(cell)
+            continue
+        for part in re.split(r"(?m)^(?=## )", cell.source):
+            heading = re.match(r"## (.*)", part)
+            if heading:
+                in_deeper = heading[1].startswith("Going deeper")
+            (deeper if in_deeper else core).append(nbformat.v4.new_markdown_cell(part))
     return core, deeper
 
 
