@@ -50,6 +50,7 @@ __all__ = [
     "allow_origins",
     "chat_app",
     "drop",
+    "is_socketio",
     "json_actions",
     "open_connections",
     "transport_of",
@@ -81,7 +82,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 SOCKETIO_PATH = "/socket.io/"
-"""Where python-socketio's ``attach`` serves: engine.io's websockets are its own business."""
+"""Where python-socketio's ``attach`` serves by default: engine.io's websockets are its own business."""
+
+SOCKETIO_PREFIX = web.AppKey("socket.io prefix", str)
+"""Where the app's python-socketio server is attached, when it has one (``helpers.sio`` sets it)."""
+
+
+def is_socketio(request: web.Request) -> bool:
+    """The request is for the app's Socket.IO server (engine.io's polling or websocket)."""
+    return request.path.startswith(request.app.get(SOCKETIO_PREFIX, SOCKETIO_PATH))
 
 
 @dataclass
@@ -168,7 +177,7 @@ async def _within_server(request: web.Request, handler: Handler) -> web.StreamRe
     are left as python-engineio makes them).
     """
     with server_context(request.app[LOG]):
-        if "Sec-WebSocket-Extensions" in request.headers and not request.path.startswith(SOCKETIO_PATH):
+        if "Sec-WebSocket-Extensions" in request.headers and not is_socketio(request):
             headers = request.headers.copy()
             del headers["Sec-WebSocket-Extensions"]
             request = request.clone(headers=headers)
@@ -185,7 +194,7 @@ async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResp
         log.once("host", f"Refused a request for Host {host!r}: not this server's name.")
         raise web.HTTPForbidden(text="This server is not known by that name.\n")
     wants_websocket = request.headers.get("Upgrade", "").lower() == "websocket"
-    if wants_websocket or request.path.startswith(SOCKETIO_PATH):
+    if wants_websocket or is_socketio(request):
         origin = request.headers.get("Origin")
         if origin is not None and not _trusted(origin, host, request, doors, proxied):
             log.once("origin", f"Refused a connection from a page at {origin!r}.")
@@ -210,7 +219,7 @@ async def _follow_websocket(request: web.Request, handler: Handler) -> web.Strea
     finally:
         ws = request.get(_WEBSOCKET)
         if ws is not None:
-            _websocket_ended(request.app, ws, raw=not request.path.startswith(SOCKETIO_PATH))
+            _websocket_ended(request.app, ws, raw=not is_socketio(request))
 
 
 def _websocket_ended(app: web.Application, ws: web.WebSocketResponse, *, raw: bool) -> None:
@@ -248,7 +257,7 @@ def websocket_of(request: web.Request) -> web.WebSocketResponse | None:
 
 def _opens_connection(request: web.Request, wants_websocket: bool) -> bool:
     """A new websocket (an upgrade of a Socket.IO session too), or a new Socket.IO session."""
-    if request.path.startswith(SOCKETIO_PATH):
+    if is_socketio(request):
         return wants_websocket or "sid" not in request.query
     return wants_websocket
 
@@ -285,7 +294,7 @@ async def _track_websocket(request: web.Request, response: web.StreamResponse) -
         sockets.add(response)
         if request.transport is not None:
             _TRANSPORTS[response] = request.transport
-        if not request.path.startswith(SOCKETIO_PATH):
+        if not is_socketio(request):
             request.app[LOG](f"Client connected ({len(sockets)} open).")
 
 

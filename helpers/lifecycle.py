@@ -143,8 +143,9 @@ class RunningServer:
         return len(self.app[SOCKETS])
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "task") -> asyncio.Task[Any]:
-        """Run ``coro`` beside the server; its exception goes to the log; stop cancels it."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        """Run ``coro`` beside the server; its prints and its exception go to the log; stop cancels it."""
+        with server_context(self.log):  # the task's context is a copy of this one: the server's
+            task = asyncio.get_running_loop().create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
         return task

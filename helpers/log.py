@@ -122,7 +122,9 @@ class ServerLog:
         self(f"{line} ({skipped} more like it)" if skipped else line)
 
     def error(self, where: str, exception: BaseException) -> None:
-        """Record an exception so it is shown, never lost."""
+        """Record an exception so it is shown, never lost; the same exception once only."""
+        if any(error.exception is exception for error in self.errors):
+            return  # logged by the handler (logging.exception) and then raised on: one error
         error = ServerError(where, exception)
         self.errors.append(error)
         self.error_count += 1
@@ -232,20 +234,34 @@ class _RecordsToServerLog(logging.Handler):
     """The root logger's handler for ``logging`` inside a server: records go to its log.
 
     ``logging.exception("...")`` in a handler is recorded as the server's error (shown at the
-    top of the next cell); other records become lines. Outside a server, a record goes where
-    it went before: to the other handlers, or, when there are none, to ``logging.lastResort``.
+    top of the next cell); other records that reach the root logger (WARNING and up, unless a
+    level was set) become lines. Outside a server, a record goes where it went before: when no
+    other handler on its way took it, to ``logging.lastResort`` (stderr, WARNING and up), as
+    ``logging`` itself does. (With this handler on the root logger, ``logging.basicConfig()``
+    in the same process needs ``force=True``.)
     """
 
     def emit(self, record: logging.LogRecord) -> None:
         log = CURRENT_LOG.get()
         if log is None:
-            if logging.getLogger().handlers == [self] and logging.lastResort is not None:
-                logging.lastResort.handle(record)
+            last = logging.lastResort
+            if last is not None and record.levelno >= last.level and not _handled_elsewhere(record, self):
+                last.handle(record)
             return
         if record.exc_info and record.exc_info[1] is not None:
             log.error(record.getMessage(), record.exc_info[1])
         else:
             log(record.getMessage())
+
+
+def _handled_elsewhere(record: logging.LogRecord, ours: logging.Handler) -> bool:
+    """Whether another handler on the record's way up (``Logger.callHandlers``'s walk) took it."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(handler is not ours and record.levelno >= handler.level for handler in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
 
 
 def route_prints() -> None:

@@ -47,23 +47,29 @@ async def stalled_client(url: str) -> StalledClient:
     address = urlsplit(url)
     loop = asyncio.get_running_loop()
     sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_BUFFER)  # before connecting: the window
-    sock.setblocking(False)
-    await loop.sock_connect(sock, (address.hostname, address.port))
-    path = (address.path or "/") + (f"?{address.query}" if address.query else "")
-    key = base64.b64encode(os.urandom(16)).decode()
-    await loop.sock_sendall(
-        sock,
-        f"GET {path} HTTP/1.1\r\nHost: {address.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode(),
-    )
-    answer = b""
-    async with asyncio.timeout(5):
-        while b"\r\n\r\n" not in answer:
-            answer += await loop.sock_recv(sock, 1)  # byte by byte: not one byte past the handshake
-    if b" 101 " not in answer.split(b"\r\n", 1)[0]:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_BUFFER)  # before connecting: the window
+        sock.setblocking(False)
+        async with asyncio.timeout(5):
+            await loop.sock_connect(sock, (address.hostname, address.port))
+            path = (address.path or "/") + (f"?{address.query}" if address.query else "")
+            key = base64.b64encode(os.urandom(16)).decode()
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: {address.netloc}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            await loop.sock_sendall(sock, request.encode())
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                byte = await loop.sock_recv(sock, 1)  # byte by byte: not one byte past the handshake
+                if not byte:
+                    raise ConnectionResetError("the server closed the connection during the handshake")
+                answer += byte
+        if b" 101 " not in answer.split(b"\r\n", 1)[0]:
+            raise ConnectionRefusedError(answer.split(b"\r\n", 1)[0].decode(errors="replace"))
+    except BaseException:
         sock.close()
-        raise ConnectionRefusedError(answer.split(b"\r\n", 1)[0].decode())
+        raise
     return StalledClient(sock)
 
 
@@ -115,8 +121,9 @@ async def stall_test(app: web.Application, *, stalled: bool = True, messages: in
     from helpers.lifecycle import open_server  # here: probes are imported by the server's side
 
     server = await open_server(app, port=0)
-    dave = await stalled_client(server.ws_url) if stalled else None
+    dave = None
     try:
+        dave = await stalled_client(server.ws_url) if stalled else None
         async with websockets.connect(server.ws_url, compression=None, max_size=None) as alice, \
                 websockets.connect(server.ws_url, compression=None, max_size=None) as bob:  # fmt: skip
             loop = asyncio.get_running_loop()

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "Program", "ProgramFailed", "ProgramMissing", "installed", "running_programs", "start_program",
-    "start_serve", "stop_all_programs", "temporary_folder",
+    "Program", "ProgramFailed", "ProgramMissing", "die_with_kernel", "installed", "running_programs",
+    "start_program", "start_serve", "stop_all_programs", "temporary_folder",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ class ProgramFailed(RuntimeError):
         return [f"ProgramFailed: {self}"]
 
 
-def _die_with_kernel() -> None:
+def die_with_kernel() -> None:
     """``preexec_fn``: Linux sends the program SIGTERM when the kernel dies, so none outlives it."""
     if _LIBC is not None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -163,7 +163,7 @@ async def start_program(
         raise ProgramFailed(f"port {port} is in use by another program: {name} can't listen there")
     process = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_kernel,
+        stderr=asyncio.subprocess.STDOUT, preexec_fn=die_with_kernel,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         # a session of its own: the notebook's stop button (SIGINT to the kernel's process
         # group) interrupts a cell, not Redis or nginx

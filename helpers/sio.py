@@ -54,9 +54,12 @@ from helpers.app import (
     LOG,
     RATE_LIMIT,
     SESSION_COUNTERS,
+    SOCKETIO_PATH,
+    SOCKETIO_PREFIX,
     Handler,
     allow_origins,
     drop,
+    is_socketio,
     websocket_of,
 )
 from helpers.limits import Limits, RateLimit
@@ -68,7 +71,6 @@ __all__ = [
     "CLIENT_VERSION",
     "SIO",
     "REFUSED",
-    "Origins",
     "TextPacket",
     "backlog",
     "hide_ids",
@@ -90,10 +92,6 @@ CLIENT_DIST = Path(__file__).resolve().parent.parent / "node_modules" / "socket.
 SHUTDOWN_TIMEOUT = 1.5
 """Seconds to wait for clients to be told goodbye when the server stops."""
 
-Origins = list[str] | Callable[[str], bool] | None
-"""python-socketio's ``cors_allowed_origins``: a list of exact origins, a test, or ``None`` (its own)."""
-
-
 def socketio_server_of(app: web.Application) -> socketio.AsyncServer | None:
     """The python-socketio server attached to ``app`` (``sio.attach(app)``), if there is one.
 
@@ -111,20 +109,28 @@ def socketio_server_of(app: web.Application) -> socketio.AsyncServer | None:
     return None
 
 
+_SERVING: weakref.WeakKeyDictionary[socketio.AsyncServer, web.Application] = weakref.WeakKeyDictionary()
+"""The app each held python-socketio server serves now: one ``sio`` may serve a new app at each
+start (a module-level ``sio`` that every ``make_app()`` attaches), and its guards follow it."""
+
+_OUR_LOGGERS: weakref.WeakSet[logging.Logger] = weakref.WeakSet()
+"""The loggers ``hold_socketio`` gave a server: moved to the new app's log when it serves another."""
+
+
 def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
     """Hold the app's python-socketio server, if it has one, to the class's limits (idempotent).
 
-    ``start_server`` calls it, after ``add_plumbing``, before the app starts.
+    ``start_server`` calls it, after ``add_plumbing``, before the app starts. What is installed
+    on the server itself (its guards, its task tracking) is installed once, and serves the
+    app it serves now; what belongs to the app (its routes, its hooks) goes on each app.
     """
     sio = socketio_server_of(app)
     if sio is None or SIO in app:
         return sio
+    first = sio not in _SERVING
+    _SERVING[sio] = app
     app[SIO] = sio
-    log = app[LOG]
-    if sio.logger is socketio.base_server.default_logger:  # it would print to stderr
-        sio.logger = log.logger("socket.io")
-    if sio.eio.logger is engineio.base_server.default_logger:
-        sio.eio.logger = log.logger("engine.io")
+    _log_to(app, sio)
     if type(sio.manager) is socketio.AsyncManager and not sio.manager_initialized:
         sio.manager = FanoutManager()  # the same emits, without a task per client
         sio.manager.set_server(sio)
@@ -137,18 +143,45 @@ def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
         app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
     app[SIO_TASKS], app[UPGRADES] = set(), weakref.WeakValueDictionary()
     app[NOTICES] = RateLimit(Limits(rate=1, burst=1))
-    _track_background_tasks(sio, app[SIO_TASKS])
-    _guard_events(app, sio)
+    app[SOCKETIO_PREFIX] = _prefix(app, sio)
+    if first:
+        _track_background_tasks(sio)
+        _guard_events(sio)
+        sio.on(REFUSED_INPUT, partial(_refuse_input, sio))
     app[SESSION_COUNTERS].append(partial(_polling_sessions, sio))
     app.on_response_prepare.append(_answer_unreadable_frames)
     app.middlewares.insert(1, _one_websocket_per_session)  # inside the plumbing's first, around the app's
     app.on_startup.append(_monitor_again)
     app.on_startup.append(_start_watching_backlogs)
     app.on_shutdown.insert(0, _say_goodbye)  # before those websockets are closed
-    sio.on(REFUSED_INPUT, partial(_refuse_input, app))
     if isinstance(sio.manager, socketio.AsyncRedisManager):
         _share_through_redis(app, sio.manager)
     return sio
+
+
+def _log_to(app: web.Application, sio: socketio.AsyncServer) -> None:
+    """The server's and engine.io's log lines go to the app's log, not to stderr.
+
+    Only python-socketio's default loggers at their default level are replaced (or ours, from
+    an earlier app): a server made with ``logger=True`` keeps what it asked for.
+    """
+    log = app[LOG]
+    for owner, default, name in [
+        (sio, socketio.base_server.default_logger, "socket.io"),
+        (sio.eio, engineio.base_server.default_logger, "engine.io"),
+    ]:
+        quiet_default = owner.logger is default and owner.logger.level >= logging.ERROR
+        if quiet_default or owner.logger in _OUR_LOGGERS:
+            owner.logger = log.logger(name)
+            _OUR_LOGGERS.add(owner.logger)
+
+
+def _prefix(app: web.Application, sio: socketio.AsyncServer) -> str:
+    """Where ``sio.attach`` serves on ``app`` (``/socket.io/`` unless ``socketio_path`` says otherwise)."""
+    for route in app.router.routes():
+        if getattr(route.handler, "__self__", None) is sio.eio:
+            return route.resource.canonical.rstrip("/") + "/"
+    return SOCKETIO_PATH
 
 
 SUBSCRIBE_TIMEOUT = 3.0
@@ -200,7 +233,7 @@ async def _close_queue(manager: socketio.AsyncRedisManager, app: web.Application
 # --- every event guarded: what python-socketio would lose, answered and recorded ---------------
 
 
-def _guard_events(app: web.Application, sio: socketio.AsyncServer) -> None:
+def _guard_events(sio: socketio.AsyncServer) -> None:
     """Route every event python-socketio dispatches through ``_guarded``.
 
     python-socketio calls each handler in a task of its own with whatever the client sent.
@@ -209,10 +242,12 @@ def _guard_events(app: web.Application, sio: socketio.AsyncServer) -> None:
     exception was never retrieved" on stderr, in a notebook in some random cell.
     ``_trigger_event`` is where python-socketio 5 calls every handler (connect, disconnect,
     events, catch-alls), the one place to guard them all, whenever they were registered.
+    The guard answers to the app the server serves now.
     """
     trigger = sio._trigger_event
 
     async def guarded(event: str, namespace: str, *args: Any) -> Any:
+        app = _SERVING[sio]
         if event == "connect":
             return await _connect_guarded(app, sio, trigger, namespace, *args)
         if event == "disconnect":
@@ -238,12 +273,20 @@ async def _connect_guarded(
         await _tell_refused(app, sid, why)
         raise socketio.exceptions.ConnectionRefusedError(why)
     handler, call_args = sio._get_event_handler("connect", namespace, args)
-    if handler is not None:
-        inspect.signature(handler).bind(*call_args)  # a TypeError: python-socketio retries
+    if handler is None:  # a class-based namespace's on_connect, or none: python-socketio's own rules
+        return await trigger("connect", namespace, *args)
+    try:
+        _signature(handler).bind(*call_args)
+    except TypeError:
+        if len(args) == 3 and args[2] is None:
+            raise  # it takes no auth, and the client sent none: python-socketio calls it again without
+        why = f"connect takes {_takes(handler, 1)}, and the client sent its auth"
+        app[LOG].error('Socket.IO handler for "connect"', TypeError(why))
+        raise socketio.exceptions.ConnectionRefusedError("internal server error") from None
     try:
         return await trigger("connect", namespace, *args)
-    except socketio.exceptions.ConnectionRefusedError:
-        raise
+    except (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError):
+        raise  # a refusal the handler meant: python-socketio tells the client
     except Exception as exc:
         app[LOG].error('Socket.IO handler for "connect"', exc)
         raise socketio.exceptions.ConnectionRefusedError("internal server error") from None
@@ -270,13 +313,12 @@ async def _event_guarded(
     if not app[RATE_LIMIT].allow(sid):
         return await _too_fast(app, sid, name)
     handler, call_args = sio._get_event_handler(event, namespace, args)
-    if handler is None:
-        if sio._get_namespace_handler(namespace, args)[0] is not None:
-            return await trigger(event, namespace, *args)  # a class-based namespace: its own rules
+    if handler is None and sio._get_namespace_handler(namespace, args)[0] is None:
         app[LOG].once(f"no handler {event}", f"Refused {name}: no such event")
         return {"error": "no such event"}
     try:
-        inspect.signature(handler).bind(*call_args)
+        if handler is not None:  # a class-based namespace checks its own arguments
+            _signature(handler).bind(*call_args)
     except TypeError:
         why = f"wrong arguments: {name} takes {_takes(handler, len(call_args) - len(args) + 1)}"
         app[LOG].once(f"refused {event}", f"Refused {name}: {why}")
@@ -291,9 +333,14 @@ async def _event_guarded(
     return answer
 
 
+def _signature(handler: Callable) -> inspect.Signature:
+    """The signature python-socketio calls: the handler's own, not the one a decorator wraps."""
+    return inspect.signature(handler, follow_wrapped=False)
+
+
 def _takes(handler: Callable, leading: int) -> str:
     """What a handler takes after its ``leading`` parameters (``sid``; a catch-all's ``event, sid``)."""
-    params = list(inspect.signature(handler).parameters.values())[leading:]
+    params = list(_signature(handler).parameters.values())[leading:]
     names = [f"*{p.name}" if p.kind is p.VAR_POSITIONAL else p.name for p in params]
     return f"({', '.join(names)})" if names else "no arguments"
 
@@ -306,16 +353,18 @@ SIO_TASKS = web.AppKey("socket.io tasks", set[asyncio.Task[Any]])
 """engine.io's and python-socketio's background tasks (pings, handlers): a stop ends them all."""
 
 
-def _track_background_tasks(sio: socketio.AsyncServer, tasks: set[asyncio.Task[Any]]) -> None:
+def _track_background_tasks(sio: socketio.AsyncServer) -> None:
     """Keep every task engine.io starts (through its public ``start_background_task``).
 
     engine.io starts a ``_send_ping`` task per client that sleeps a ping interval (25 s);
     its ``shutdown()`` leaves them asleep, so 50 starts and stops left 150 of them behind.
+    Each task is kept in the tasks of the app the server serves now.
     """
     start = sio.eio.start_background_task
 
     def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
         task = start(target, *args, **kwargs)
+        tasks = _SERVING[sio][SIO_TASKS]
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         return task
@@ -527,14 +576,14 @@ class UnreadableAuth:
     why: str
 
 
-async def _refuse_input(app: web.Application, sid: str, why: Any = None, *_: Any) -> dict:
+async def _refuse_input(sio: socketio.AsyncServer, sid: str, why: Any = None, *_: Any) -> dict:
     """Answer a refused packet: the reason as its acknowledgement and as a ``refused`` event.
 
     Held to the same rate limit as any event (by the guard): past it, the answer is "too many
     messages", and the ``refused`` event comes at most once a second.
     """
     why = why if isinstance(why, str) else "refused"
-    await _tell_refused(app, sid, why)
+    await _tell_refused(_SERVING[sio], sid, why)
     return {"error": why}
 
 
@@ -561,7 +610,7 @@ async def _one_websocket_per_session(request: web.Request, handler: Handler) -> 
     could hold any number of websockets open, past the connection cap.
     """
     sid = request.query.get("sid")
-    if sid is not None and request.path.startswith("/socket.io/"):
+    if sid is not None and is_socketio(request):
         if request.headers.get("Upgrade", "").lower() == "websocket":
             existing = request.app[UPGRADES].get(sid)
             if existing is not None and not existing.closed:
@@ -577,7 +626,7 @@ async def _answer_unreadable_frames(request: web.Request, response: web.StreamRe
     websocket before engine.io reads from it: its ``receive`` is wrapped to answer such frames
     with a ``refused`` event. An upgraded session's websocket is noted for ``_drop_session``.
     """
-    if not isinstance(response, web.WebSocketResponse) or not request.path.startswith("/socket.io/"):
+    if not isinstance(response, web.WebSocketResponse) or not is_socketio(request):
         return
     app = request.app
     upgrading = 2 if "sid" in request.query else 0  # the probe, then the upgrade packet

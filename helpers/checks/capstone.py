@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -25,8 +26,9 @@ from helpers.checks.socketio import events_arrive
 from helpers.checks.trial import NOTHING, Emit, Nothing, NotYet, Trial, Verdict, checker, run_check
 from helpers.checks.verdict import Described, shown
 from helpers.checks.websocket import stalled_reader_holds_nobody_back
+from helpers.programs import die_with_kernel
 
-__all__ = ["Program", "check_socketio_server", "check_websocket_server"]
+__all__ = ["StudentProgram", "check_socketio_server", "check_websocket_server"]
 
 START_TIMEOUT = 10.0
 """Seconds a standalone server has to start listening."""
@@ -35,7 +37,7 @@ CAPSTONE_TIMEOUT = 40.0
 """Seconds a whole capstone check may take: two programs started, megabytes sent."""
 
 
-class Program:
+class StudentProgram:
     """The student's server, a process on a free port: what it prints, line by line."""
 
     def __init__(self, path: Path, port: int, process: asyncio.subprocess.Process) -> None:
@@ -62,32 +64,41 @@ class Program:
             self.changed.set()
 
     @classmethod
-    async def start(cls, path: Path, *arguments: str) -> Program:
+    async def start(cls, path: Path, *arguments: str) -> StudentProgram:
         """Run ``python -u path PORT *arguments`` in the file's folder; return once it listens."""
         port = _free_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-u", str(path), str(port), *arguments,
-            cwd=path.parent, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=path.parent, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=LINE_LIMIT,
             start_new_session=True,  # its own process group: stopped whole, never left behind
+            preexec_fn=die_with_kernel,  # and if the kernel dies first, the student's server too
         )  # fmt: skip
         program = cls(path, port, process)
+        try:
+            await program._until_listening()
+        except BaseException:  # a "not yet", a timeout of the check, the stop button: it stops
+            await program.stop()
+            raise
+        return program
+
+    async def _until_listening(self) -> None:
+        path, port, process = self.path, self.port, self.process
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
         while not await _listening(port):
             if process.returncode is not None:
-                await asyncio.gather(*program.readers)
-                last = next((line for line in reversed(program.errors) if line.strip()), "no message")
+                await asyncio.gather(*self.readers)
+                last = next((line for line in reversed(self.errors) if line.strip()), "no message")
                 raise NotYet(
                     f"{path.name} stopped before it listened (exit status {process.returncode}): {last}"
                 )
             if loop.time() > deadline:
-                await program.stop()
                 raise NotYet(
                     f"{path.name} did not listen on port {port} within {START_TIMEOUT:g} s: it must take its "
                     f"port from the command line (python {path.name} {port})"
                 )
             await asyncio.sleep(0.05)
-        return program
 
     async def next_line(
         self, containing: str, after: int, timeout: float = WAIT
@@ -108,9 +119,22 @@ class Program:
                 pass
 
     def complaints(self) -> list[str]:
-        """What it wrote to stderr that says something went wrong: a traceback's last lines."""
-        errors = [line for line in self.errors if line.strip() and not line.startswith((" ", "Traceback"))]
-        return [f"{self.path.name} wrote to stderr: {line}" for line in errors[-2:]]
+        """What went wrong in it: the last line of each traceback it wrote to stderr.
+
+        Other lines on stderr (``logging`` at INFO, a warning) are no error of the student's.
+        """
+        ends = [
+            self.errors[index - 1]
+            for index in range(1, len(self.errors) + 1)
+            if _traceback_ends_at(self.errors, index - 1)
+        ]
+        return [f"{self.path.name} raised: {line}" for line in dict.fromkeys(ends)][-2:]
+
+    def interrupt(self) -> None:
+        """Ctrl-C: SIGINT to the program, as a terminal sends it."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
 
     async def stop(self) -> None:
         """SIGTERM to its process group, then SIGKILL after 1 s: nothing of it is left running."""
@@ -125,6 +149,22 @@ class Program:
                     pass
                 await self.process.wait()
         await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+LINE_LIMIT = 1 << 22
+"""The longest line read from the student's program (a printed 64 KiB message fits)."""
+
+
+def _traceback_ends_at(lines: list[str], index: int) -> bool:
+    """Line ``index`` ends a traceback: an exception's line after the indented frames."""
+    line = lines[index]
+    if not line.strip() or line.startswith((" ", "Traceback")):
+        return False
+    earlier = lines[:index]
+    started = next((i for i in range(len(earlier) - 1, -1, -1) if earlier[i].startswith("Traceback")), None)
+    return started is not None and all(
+        text.startswith((" ", "Traceback")) or not text.strip() for text in earlier[started + 1 :]
+    )
 
 
 def _free_port() -> int:
@@ -163,13 +203,27 @@ def _standalone(path: Path) -> Path:
     return path
 
 
-async def _run_program(trial: Trial, path: Path, *arguments: str) -> Program:
-    program = await Program.start(path, *arguments)
+def _sets_heartbeat(path: Path) -> None:
+    """The file's ``web.WebSocketResponse(...)`` passes a ``heartbeat``: else a vanished client stays."""
+    tree = ast.parse(path.read_text(), path.name)
+    calls = [
+        node for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("WebSocketResponse")
+    ]  # fmt: skip
+    if not any(keyword.arg == "heartbeat" for call in calls for keyword in call.keywords):
+        raise NotYet(
+            f"{path.name}'s web.WebSocketResponse(...) has no heartbeat: a client that vanished "
+            "would stay connected for ever (notebook 3)"
+        )
+
+
+async def _run_program(trial: Trial, path: Path, *arguments: str) -> StudentProgram:
+    program = await StudentProgram.start(path, *arguments)
     trial.programs.append(program)
     return program
 
 
-async def _page(program: Program, name: str) -> None:
+async def _page(program: StudentProgram, name: str) -> None:
     """GET ``name``: a page of ``public/``, served with 200."""
     async with aiohttp.ClientSession() as session, session.get(program.url + name) as response:
         body = await response.text()
@@ -177,7 +231,9 @@ async def _page(program: Program, name: str) -> None:
         raise NotYet(f"GET /{name} answered {response.status}, not the page of public/{name or 'index.html'}")
 
 
-async def _printed(trial: Trial, program: Program, action: str, expected: str, cursor: list[int]) -> None:
+async def _printed(
+    trial: Trial, program: StudentProgram, action: str, expected: str, cursor: list[int]
+) -> None:
     """The program's next line that starts as ``expected`` does (its first two words) is ``expected``."""
     line, cursor[0] = await program.next_line(" ".join(expected.split(" ")[:2]), cursor[0])
     trial.expect(action, (f"what {program.path.name} printed", expected, line))
@@ -191,6 +247,7 @@ async def check_websocket_server(path: str | Path = "websocket_server.py") -> Ve
     async def scenario(trial: Trial) -> str:
         file = _standalone(Path(path))
         program = await _run_program(trial, file)
+        _sets_heartbeat(file)
         for name in ("chat.html", ""):
             await _page(program, name)
         cursor = [0]
@@ -210,15 +267,20 @@ async def check_websocket_server(path: str | Path = "websocket_server.py") -> Ve
         await alice.send("not to myself")
         action = f"alice sent 'not to myself' (python {file.name} PORT --except-self)"
         await trial.deliveries(action, {bob: "not to myself", alice: NOTHING})
+        program.interrupt()
+        got = await alice.receive(timeout=3)
+        if not (isinstance(got, Nothing) and "closed the connection: 1001" in got.why):
+            expected = Described("the connection closed with 1001 (Going Away), at once: app.on_shutdown")
+            trial.expect("the server was stopped with Ctrl-C (SIGINT)", ("alice", expected, got))
         return (
             f"{file.name} served the pages, printed and broadcast each message, refused one too big, "
-            "held no one back, and left the sender out with --except-self."
+            "held no one back, left the sender out with --except-self, and said goodbye (1001) on Ctrl-C."
         )
 
     return await run_check("the websocket chat, standalone", scenario, timeout=CAPSTONE_TIMEOUT)
 
 
-async def _too_big_is_refused(trial: Trial, program: Program, alice: Any, bob: Any) -> None:
+async def _too_big_is_refused(trial: Trial, program: StudentProgram, alice: Any, bob: Any) -> None:
     """A message of 64 KiB or more closes its sender's connection with 1009; the others chat on."""
     mallory = await trial.websocket(program, "mallory")
     await mallory.send("x" * (64 * 1024))

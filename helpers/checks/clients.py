@@ -10,6 +10,7 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
+import aiohttp
 import socketio
 import websockets
 from socketio.exceptions import ConnectionError as SioConnectionError
@@ -73,17 +74,29 @@ class SocketIOPeer:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.http: aiohttp.ClientSession | None = None  # made in open(), in the running loop
         self.sio = socketio.AsyncClient(
-            logger=quiet_logger(), engineio_logger=quiet_logger(), handle_sigint=False, reconnection=False
+            logger=quiet_logger(),
+            engineio_logger=quiet_logger(),
+            handle_sigint=False,
+            reconnection=False,
+            http_session=self._session,  # ours, so that we close it, connected or not
         )
         self.events: dict[str, asyncio.Queue[list[Any]]] = defaultdict(asyncio.Queue)
         self.sio.on("*", self._keep)
+        self.sid: str | None = None  # its session id on the server, once connected
 
     async def open(self, url: str, *, auth: dict | None = None) -> None:
         try:
             await self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=WAIT)
         except SioConnectionError as exc:
             raise NotYet(f"{self.name} could not connect: {exc}") from None
+        self.sid = self.sio.get_sid()
+
+    def _session(self) -> aiohttp.ClientSession:
+        """engine.io's HTTP session: a factory it calls when it connects (its public option)."""
+        self.http = aiohttp.ClientSession()
+        return self.http
 
     async def _keep(self, event: str, *args: Any) -> None:
         self.events[event].put_nowait(list(args))
@@ -114,9 +127,8 @@ class SocketIOPeer:
 
     async def close(self) -> None:
         await self.sio.shutdown()
-        http = self.sio.eio.http  # a connection that failed leaves engine.io's HTTP session open
-        if http is not None and not http.closed:
-            await http.close()
+        if self.http is not None and not self.http.closed:  # a connection that failed leaves it open
+            await self.http.close()
 
     def __str__(self) -> str:
         return self.name

@@ -36,8 +36,9 @@ async def _serve_with(trial: Trial, make_app: AppFactory, add_feature: Feature) 
     try:
         add_feature(app)
     except NotImplementedError:
-        raise NotYet(f"{name}(app) raised NotImplementedError (replace `raise NotImplementedError()` "
-                     "with your code)") from None
+        raise NotYet(
+            f"{name}(app) raised NotImplementedError (replace `raise NotImplementedError()` with your code)"
+        ) from None
     except Exception as exc:
         raise NotYet(f"{name}(app) raised {type(exc).__name__}: {exc}") from None
     return await trial.serve(app)
@@ -113,6 +114,8 @@ async def check_nick_case(make_app: AppFactory, add_nick: Feature) -> Verdict:
         alice = await trial.socketio(server, "Alice", auth={"nick": "Alice"})
         bob = await trial.socketio(server, "bob", auth={"nick": "bob"})
         for client, new, answer in [
+            (bob, 42, {"error": "nickname must be non-empty text"}),
+            (bob, "   ", {"error": "nickname must be non-empty text"}),
             (bob, "ALICE", {"error": "nickname 'ALICE' is taken"}),
             (bob, "alice", {"error": "nickname 'alice' is taken"}),
             (bob, "Alice", {"error": "nickname 'Alice' is taken"}),
@@ -130,7 +133,7 @@ async def check_nick_case(make_app: AppFactory, add_nick: Feature) -> Verdict:
             ("Alice became 'ALICE'", ["Alice", "ALICE"]),
         ]:
             trial.expect(action, ("Alice", changed, await alice.next("nick changed")))
-        return "'ALICE', 'alice' and 'bobby' were taken by others; 'Bobby' and Alice's own 'ALICE' were not."
+        return "'ALICE', 'alice', 'bobby' were others'; 'Bobby', Alice's own 'ALICE' not; 42 no nickname."
 
     return await run_check("nicknames in any case", scenario, add_nick, shape="feature")
 
@@ -146,6 +149,8 @@ async def check_me_line(make_app: AppFactory, add_chat_message: Feature) -> Verd
         await alice.first("user connected")  # bob's arrival, told to alice
         for number, (text, line) in enumerate(
             [
+                (42, None),
+                ("   ", None),
                 ("/me waves", "* alice waves"),
                 ("hi", "alice: hi"),
                 ("hi /me there", "alice: hi /me there"),
@@ -155,6 +160,10 @@ async def check_me_line(make_app: AppFactory, add_chat_message: Feature) -> Verd
         ):
             sent = Emit("chat message", (text, f"alice-{number}"))
             answer = await alice.call(sent.event, *sent.args)
+            if line is None:  # no text: refused, to alice alone
+                refusal = {"error": "text must be non-empty text"}
+                trial.expect(f"alice sent {sent}", ("alice's acknowledgement", refusal, answer))
+                continue
             trial.expect(f"alice sent {sent}", ("alice's acknowledgement", {}, answer))
             await events_arrive(trial, f"alice sent {sent}", {bob: line, alice: NOTHING})
         return "Only a text starting with '/me ' became '* alice ...', for the others; the rest 'alice: ...'."
@@ -172,9 +181,12 @@ async def _store_messages(trial: Trial, server: Any, count: int) -> Any:
     return writer
 
 
-async def _replayed(trial: Trial, server: Any, writer: Any, name: str, offset: int, live: str) -> list[Any]:
+async def _replayed(
+    trial: Trial, server: Any, writer: Any, name: str, offset: int | None, live: str
+) -> list[Any]:
     """What a reader connecting with ``offset`` is replayed: what it gets before the live ``live``."""
-    reader = await trial.socketio(server, name, auth={"nick": name, "serverOffset": offset})
+    auth = {"nick": name} if offset is None else {"nick": name, "serverOffset": offset}
+    reader = await trial.socketio(server, name, auth=auth)
     await writer.call("chat message", live, f"writer-{live}")
     lines = []
     while (arrived := await reader.first("chat message")) != f"writer: {live}":
@@ -196,13 +208,15 @@ async def check_replay_limit(make_app: AppFactory, add_replay_limit: Feature) ->
             ("dave", 10, "m12", ["writer: m11"]),
             ("erin", 9, "m13", ["writer: m10", "writer: m11", "writer: m12"]),
             ("frank", 11, "m14", ["writer: m12", "writer: m13"]),
+            ("gina", None, "m15", []),
         ]:
-            action = f"{name} connected with serverOffset {offset}, then writer sent {live!r}"
+            named = "no serverOffset" if offset is None else f"serverOffset {offset}"
+            action = f"{name} connected with {named}, then writer sent {live!r}"
             got = await _replayed(trial, server, writer, name, offset, live)
             trial.expect(action, (f"{name}, before {live!r},", expected, got))
             extra = await writer.first("chat message", timeout=GRACE)  # the replay was for the newcomer
             trial.expect(action, ("writer", NOTHING, extra))
-        return "Clients that missed 11, 1, 3 and 2 messages got the last 3, 1, 3 and 2, then the live chat."
+        return "Clients that missed 11, 1, 3, 2 messages got the last 3, 1, 3, 2; one with no offset, none."
 
     return await run_check("a replay limit", scenario, add_replay_limit, shape="feature")
 

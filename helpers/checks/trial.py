@@ -23,6 +23,7 @@ Typical use, in a checker::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import weakref
@@ -36,6 +37,7 @@ from helpers.app import SOCKETS, add_plumbing, open_connections
 from helpers.checks.clients import WAIT, SocketIOPeer, WebsocketPeer
 from helpers.checks.verdict import NOTHING, Emit, Nothing, NotYet, Verdict, shown
 from helpers.lifecycle import RunningServer, open_server
+from helpers.sio import SIO
 from helpers.waiting import now
 
 __all__ = [
@@ -105,6 +107,7 @@ class Trial:
         self.programs: list[Any] = []  # standalone servers, as processes (helpers.checks.capstone)
         self.peers: list[WebsocketPeer | SocketIOPeer] = []
         self.opened: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self.sids: set[str] = set()  # the session ids its Socket.IO clients had
 
     async def serve(self, app: web.Application) -> RunningServer:
         """Start ``app`` on a spare loopback port, beside the notebook's own server."""
@@ -145,6 +148,8 @@ class Trial:
         peer = SocketIOPeer(name)
         self.peers.append(peer)
         await peer.open(server.url, auth=auth)
+        if peer.sid is not None:
+            self.sids.add(peer.sid)
         return peer
 
     def expect(self, action: str, *outcomes: Outcome) -> None:
@@ -208,20 +213,30 @@ class Trial:
         return lines
 
     def leftovers(self, functions: Iterable[Any]) -> list[str]:
-        """Where the servers still keep websockets of clients that left: a set or dict never cleaned up."""
-        gone = [ws for ws in self.opened if ws.closed]
+        """Where the servers still keep clients that left: a set or dict never cleaned up.
+
+        A websocket's clients are their ``WebSocketResponse``s; a Socket.IO server's, their
+        session ids. Looked for in the apps' state, and in what the student's functions (and
+        the handlers they registered) keep in their variables.
+        """
+        gone: list[Any] = [ws for ws in self.opened if ws.closed] + list(self.sids)
         if not gone:
             return []
         places: list[tuple[str, Any]] = []
+        functions = list(functions)
         for server in self.servers:
             places += [(_key_name(key), server.app[key]) for key in server.app]
+            if SIO in server.app:
+                functions += list(server.app[SIO].handlers.get("/", {}).values())
         for function in functions:
             places += [(name, value) for name, value in getattr(function, "__globals__", {}).items()]
-            for name, cell in zip(function.__code__.co_freevars, function.__closure__ or (), strict=False):
-                places.append((name, cell.cell_contents))
+            code, closure = getattr(function, "__code__", None), getattr(function, "__closure__", None) or ()
+            for name, cell in zip(code.co_freevars if code else (), closure, strict=False):
+                with contextlib.suppress(ValueError):  # a cell not filled yet
+                    places.append((name, cell.cell_contents))
         lines = []
         for name, value in places:
-            kept = _websockets_in(value, gone)
+            kept = _clients_in(value, gone)
             if kept and name not in (_key_name(SOCKETS),):
                 lines.append(f"after every client left, the server still keeps {kept} of them in `{name}`")
         return sorted(set(lines))
@@ -253,8 +268,8 @@ def _key_name(key: Any) -> str:
     return name.upper() if isinstance(key, web.AppKey) else name
 
 
-def _websockets_in(value: Any, gone: list[web.WebSocketResponse]) -> int:
-    """How many of ``gone`` a set, list, tuple or dict (its keys and values) holds."""
+def _clients_in(value: Any, gone: list[Any]) -> int:
+    """How many of ``gone`` (websockets, or session ids) a set, list, tuple or dict (keys, values) holds."""
     try:
         if isinstance(value, dict):
             items = [*value.keys(), *value.values()]
@@ -264,7 +279,8 @@ def _websockets_in(value: Any, gone: list[web.WebSocketResponse]) -> int:
             return 0
     except Exception:
         return 0
-    return sum(1 for item in items if any(item is ws for ws in gone))
+    return sum(1 for item in items if any(item is client or (isinstance(client, str) and item == client)
+                                          for client in gone))
 
 
 Scenario = Callable[[Trial], Awaitable[str]]

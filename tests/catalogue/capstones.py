@@ -12,7 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 PUBLIC = Path(__file__).resolve().parent.parent / "public"
 '''
@@ -64,11 +64,17 @@ async def chat(request):
 
 _WS_MAIN = '''
 
+async def goodbye(app):
+    for ws in set(app[CLIENTS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")
+
+
 def make_app(except_self=False):
     app = web.Application()
     app[CLIENTS], app[EXCEPT_SELF] = set(), except_self
     app.router.add_get("/", chat)
     app.router.add_static("/", PUBLIC)
+    app.on_shutdown.append(goodbye)
     return app
 
 
@@ -80,6 +86,7 @@ if __name__ == "__main__":
 
 WEBSOCKET_SERVER = [
     right("the notebook's solution", _WS_HEAD + _WS_BROADCAST + _WS_HANDLER + _WS_MAIN),
+    right("with aiohttp's access log on stderr (logging at INFO)", _WS_HEAD + "import logging\n\nlogging.basicConfig(level=logging.INFO)\n" + _WS_BROADCAST + _WS_HANDLER + _WS_MAIN),
     right("argparse, and the websocket at / beside a static index route", '''
 import argparse
 import asyncio
@@ -119,6 +126,10 @@ async def root(request):
     return ws
 
 
+async def close_all(app):
+    await asyncio.gather(*(ws.close(code=1001) for ws in list(clients)))
+
+
 parser = argparse.ArgumentParser()
 parser.add_argument("port", type=int, nargs="?", default=3000)
 parser.add_argument("--except-self", action="store_true")
@@ -126,6 +137,7 @@ ARGS = parser.parse_args()
 app = web.Application()
 app.router.add_get("/", root)
 app.router.add_static("/", PUBLIC)
+app.on_shutdown.append(close_all)
 web.run_app(app, host="127.0.0.1", port=ARGS.port)
 '''),
     wrong("imports the workbook's helpers", "imports helpers (line", _WS_HEAD + "from helpers.stages.broadcast import broadcast\n" + _WS_MAIN),
@@ -149,6 +161,9 @@ raise NotImplementedError()
         '                print(f"ws got: {msg.data}")\n', "").replace(
         '                print(f"Broadcasted data to {sent} ({len(clients)}) clients.")\n', "") + _WS_MAIN),
     wrong("not Python", "is not valid Python", "def make_app(:\n    pass\n"),
+    wrong("no heartbeat", "has no heartbeat", _WS_HEAD + _WS_BROADCAST + _WS_HANDLER.replace("heartbeat=15, ", "") + _WS_MAIN),
+    wrong("no goodbye: Ctrl-C leaves the clients waiting", "the server was stopped with Ctrl-C",
+          _WS_HEAD + _WS_BROADCAST + _WS_HANDLER + _WS_MAIN.replace("    app.on_shutdown.append(goodbye)\n", "")),
 ]
 
 _SIO_HEAD = '''
@@ -256,7 +271,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]))
         'await sio.emit("user connected", nicks[sid], skip_sid=sid)', 'await sio.emit("user connected", sid, skip_sid=sid)') + _SIO_DISCONNECT + _SIO_CHAT + _SIO_MAIN),
     wrong("no page", "GET /socketio.html answered 404", _SIO_HEAD + _SIO_CONNECT + _SIO_DISCONNECT + _SIO_CHAT + _SIO_MAIN.replace(
         'app.router.add_static("/", PUBLIC)\n', "")),
-    wrong("crashes when a client comes without a nickname", "socketio_server.py wrote to stderr", _SIO_HEAD + _SIO_CONNECT.replace(
+    wrong("crashes when a client comes without a nickname", "socketio_server.py raised: TypeError", _SIO_HEAD + _SIO_CONNECT.replace(
         'nick = auth.get("nick") if isinstance(auth, dict) else None\n    nicks[sid] = nick.strip() if isinstance(nick, str) and nick.strip() else "guest"',
         'nicks[sid] = auth["nick"]') + _SIO_DISCONNECT + _SIO_CHAT + _SIO_MAIN),
 ]

@@ -102,7 +102,19 @@ def add_counted_chat_message(app):
         await sio.emit("chat message", msg)
         return {"count": count}
 """),
-    right("a dict by sid, kept in the feature", """
+    right("get_session and save_session", """
+def add_counted_chat_message(app):
+    sio = app[SIO]
+
+    @sio.on("chat message")
+    async def chat_message(sid, msg, client_offset=None):
+        session = await sio.get_session(sid)
+        count = session.get("count", 0) + 1
+        await sio.save_session(sid, {**session, "count": count})
+        await sio.emit("chat message", msg, to=None)
+        return {"count": count}
+"""),
+    wrong("a dict by sid, never cleaned up", "after every client left, the server still keeps 2 of them in `counts`", """
 def add_counted_chat_message(app):
     sio = app[SIO]
     counts = {}
