@@ -45,7 +45,7 @@ async def on_chat(app: web.Application, ws: web.WebSocketResponse, message: Mess
 
 
 async def on_users(app: web.Application, ws: web.WebSocketResponse, message: Message) -> None:
-    """Tell the asker, and only the asker, who is online."""
+    """Tell the asker, and only the asker, who is online (``send_json``: JSON text, one call)."""
     await ws.send_json({"type": "users", "users": sorted(app[NICKS].values())})
 
 
