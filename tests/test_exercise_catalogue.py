@@ -126,6 +126,8 @@ def verdict_says(verdict: Any, answer: Answer) -> None:
         assert answer.says in text, f"{answer.name}: the verdict doesn't say {answer.says!r}:\n{text}"
 
 
+# Some wrong answers do what aiohttp warns about (a plain string key, state changed while running).
+@pytest.mark.filterwarnings("ignore:Changing state of started", "ignore::aiohttp.web.NotAppKeyWarning")
 @pytest.mark.parametrize(("exercise", "answer"), CASES)
 async def test_the_checker_tells_right_from_wrong(exercise, answer):
     modules, name, check = EXERCISES[exercise]
