@@ -193,7 +193,7 @@ class _ToServerLog(logging.Handler):
             self.server_log.once(f"bad request {why}", line)
         elif exception is None:
             self.server_log(f"{self.prefix}: {record.getMessage()}")
-        elif not any(error.exception is exception for error in self.server_log.errors):
+        else:  # an exception already recorded (by the middleware, say) is not recorded again
             self.server_log.error(f"{self.prefix} ({record.getMessage()})", exception)
 
 

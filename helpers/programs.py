@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "Program", "ProgramFailed", "ProgramMissing", "die_with_kernel", "installed", "running_programs",
-    "start_program", "start_serve", "stop_all_programs", "temporary_folder",
+    "Program", "ProgramFailed", "ProgramMissing", "accepts", "die_with_kernel", "installed",
+    "running_programs", "start_program", "start_serve", "stop_all_programs", "temporary_folder",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,6 +201,16 @@ def _free(port: int) -> bool:
     return True
 
 
+async def accepts(port: int) -> bool:
+    """Something listens on 127.0.0.1:``port`` and takes a connection now."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
 async def _until_listening(program: Program, port: int, timeout: float) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -208,18 +218,14 @@ async def _until_listening(program: Program, port: int, timeout: float) -> None:
             await program.stop()
             last = "\n".join(list(program.output)[-8:]) or "(nothing)"
             raise ProgramFailed(f"{program.name} exited with code {program.process.returncode}:\n{last}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if asyncio.get_running_loop().time() > deadline:
-                await program.stop()
-                why = f"{program.name} did not listen at port {port} within {timeout} s"
-                raise ProgramFailed(why) from None
-            await asyncio.sleep(0.05)
+        if await accepts(port):
+            if program.running:
+                return
             continue
-        writer.close()
-        if program.running:
-            return
+        if asyncio.get_running_loop().time() > deadline:
+            await program.stop()
+            raise ProgramFailed(f"{program.name} did not listen at port {port} within {timeout} s")
+        await asyncio.sleep(0.05)
 
 
 async def stop_all_programs() -> None:

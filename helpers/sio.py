@@ -363,13 +363,16 @@ def _track_background_tasks(sio: socketio.AsyncServer) -> None:
     start = sio.eio.start_background_task
 
     def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
-        task = start(target, *args, **kwargs)
-        tasks = _SERVING[sio][SIO_TASKS]
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        return task
+        return _keep(_SERVING[sio], start(target, *args, **kwargs))
 
     sio.eio.start_background_task = start_background_task
+
+
+def _keep(app: web.Application, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+    """Keep ``task`` in the app's ``SIO_TASKS`` while it runs: a stop ends it (``_say_goodbye``)."""
+    app[SIO_TASKS].add(task)
+    task.add_done_callback(app[SIO_TASKS].discard)
+    return task
 
 
 def _polling_sessions(sio: socketio.AsyncServer) -> int:
@@ -438,9 +441,7 @@ async def until_sent(app: web.Application, sid: str, *, below: int = 1) -> None:
 
 
 async def _start_watching_backlogs(app: web.Application) -> None:
-    task = asyncio.get_running_loop().create_task(_watch_backlogs(app), name="watch backlogs")
-    app[SIO_TASKS].add(task)
-    task.add_done_callback(app[SIO_TASKS].discard)
+    _keep(app, asyncio.get_running_loop().create_task(_watch_backlogs(app), name="watch backlogs"))
 
 
 async def _watch_backlogs(app: web.Application) -> None:
@@ -458,9 +459,7 @@ async def _watch_backlogs(app: web.Application) -> None:
                 continue
             app[LOG].once("backlog", f"Dropped a client that stopped reading ({waiting} messages waiting).")
             dropping.add(eio_sid)
-            task = asyncio.get_running_loop().create_task(_drop_session(app, eio_sid))
-            app[SIO_TASKS].add(task)
-            task.add_done_callback(app[SIO_TASKS].discard)
+            task = _keep(app, asyncio.get_running_loop().create_task(_drop_session(app, eio_sid)))
             task.add_done_callback(lambda _, sid=eio_sid: dropping.discard(sid))
 
 

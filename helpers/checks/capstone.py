@@ -26,7 +26,7 @@ from helpers.checks.socketio import events_arrive
 from helpers.checks.trial import NOTHING, Emit, Nothing, NotYet, Trial, Verdict, checker, run_check
 from helpers.checks.verdict import Described, shown
 from helpers.checks.websocket import stalled_reader_holds_nobody_back
-from helpers.programs import die_with_kernel
+from helpers.programs import accepts, die_with_kernel
 
 __all__ = ["StudentProgram", "check_socketio_server", "check_websocket_server"]
 
@@ -86,7 +86,7 @@ class StudentProgram:
         path, port, process = self.path, self.port, self.process
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
-        while not await _listening(port):
+        while not await accepts(port):
             if process.returncode is not None:
                 await asyncio.gather(*self.readers)
                 last = next((line for line in reversed(self.errors) if line.strip()), "no message")
@@ -171,15 +171,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-async def _listening(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    return True
 
 
 def _standalone(path: Path) -> Path:
