@@ -37,7 +37,7 @@ WAIT = 10.0
 @pytest_asyncio.fixture
 async def redis() -> AsyncIterator[Redis]:
     needs("redis-server")
-    server = await start_redis(free_port())
+    server = await start_redis()
     yield server
     await stop_all_programs()
     await server.stop()

@@ -105,12 +105,22 @@ def use_bus(app: web.Application, url: str, channel: str, heard: Heard) -> None:
         except TimeoutError:
             bus.log(f"Redis did not answer within {SUBSCRIBE_TIMEOUT} s: listening goes on trying.")
         yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_listening(task)
         await bus.redis.aclose()
         bus.up = False
 
     app.cleanup_ctx.append(listening)
+
+
+async def stop_listening(task: asyncio.Task) -> None:
+    """Cancel ``task`` until it has ended (3 s at most: a task that won't end is left behind)."""
+    for _ in range(30):
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=0.1)
+        if done:
+            if not task.cancelled():
+                task.exception()  # looked at: asyncio won't print "never retrieved" later
+            return
 
 
 async def relay(request: web.Request) -> web.StreamResponse:
@@ -149,11 +159,24 @@ async def publish(app: web.Application, bus: Bus, ws: web.WebSocketResponse, num
     await room(app[OUTBOX].behind)  # at once, unless a client is behind
 
 
+def read_message(app: web.Application, data: bytes) -> dict | None:
+    """A message from the bus as ``publish`` writes them, or ``None`` (dropped, and logged once)."""
+    try:
+        message = json.loads(data)
+    except (ValueError, RecursionError):
+        message = None
+    kinds = {"host": str, "from": int, "text": str}
+    if isinstance(message, dict) and all(isinstance(message.get(k), kind) for k, kind in kinds.items()):
+        return message
+    app[LOG].once("bus message", f"Dropped a message from Redis that no server here sent: {data[:40]!r}")
+    return None
+
+
 async def fan_out(app: web.Application, data: bytes | None) -> None:
     """A message from the bus (any process's client): to every client of this process."""
-    if data is None:
+    message = None if data is None else read_message(app, data)
+    if message is None:
         return
-    message = json.loads(data)
     clients, sender = app[CLIENTS], None
     if app[EXCEPT_SELF] and message["host"] == app[BUS].host:
         sender = app[SENDERS].get(message["from"])

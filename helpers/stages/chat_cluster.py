@@ -119,8 +119,14 @@ async def until_online(app: web.Application, nick: str, timeout: float = 5.0) ->
         await asyncio.sleep(0.02)
 
 
+BELLS = (None, b"message", b"who")  # a quiet tick, and what store_and_ring and told_everyone publish
+
+
 async def on_bell(app: web.Application, data: bytes | None) -> None:
     """The bell (or a quiet tick): deliver what is new, and say and learn who is online."""
+    if data not in BELLS:  # no server of this chat rings that: dropped, logged once
+        app[BUS].log.once("bell", f"Dropped a message from Redis that no server here sent: {data[:40]!r}")
+        return
     if app[STORE].db is not None:  # the server runs
         if data != b"message" or time.time() - app[NODE].shared_at >= SHARE_EVERY:
             await share_who(app)

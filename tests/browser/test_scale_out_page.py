@@ -25,7 +25,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def test_a_page_through_nginx_chats_across_processes_and_survives_its_server(pages, tmp_path):
     require(missing("redis-server", "nginx") is None, missing("redis-server", "nginx") or "")
     require((CLIENT_DIST / "socket.io.esm.min.js").is_file(), "the socket.io client bundle: run make setup")
-    redis = await start_redis(free_port())
+    redis = await start_redis()
     db = str(tmp_path / "chat.db")
     nodes = {
         name: await start_serve(name, free_port(), "socketio-chat", db=db, message_queue=redis.url)
