@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import math
 import mimetypes
 import resource
 import secrets
@@ -35,8 +36,12 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, web
 
 from helpers.addresses import proxy_base
+from helpers.admission import SessionCounter, own_machine, share_of
+from helpers.headers import add_security_headers
+from helpers.join_keys import KEY_CHECK_PATH, WRONG_KEYS, WrongKeys
 from helpers.limits import LIMITS, RATE_LIMIT, Limits, RateLimit
 from helpers.log import ServerLog, route_prints, server_context
+from helpers.masks import require_masks
 
 __all__ = [
     "DOORS",
@@ -113,15 +118,19 @@ class Doors:
     key: str | None = None
 
 
-NEEDS_KEY = "This chat needs its join key: open the link your teacher shared.\n"
+NEEDS_KEY = "This chat needs the link with its key: ask your teacher.\n"
+"""What a connection (or a page asking ``KEY_CHECK_PATH``) without the join key, or an old one, is told."""
+
+KEY_GUESSES = "Too many wrong join keys from this address: try again in a minute.\n"
 
 
 DOORS = web.AppKey("doors", Doors)
 
-SESSION_COUNTERS = web.AppKey("session counters", list[Callable[[], int]])
-"""Connections that are no websocket of ours, counted against ``Limits.connections``.
+SESSION_COUNTERS = web.AppKey("session counters", list[SessionCounter])
+"""Sessions that are no websocket of ours: those counted against ``Limits.connections``, and
+the newcomers, each by address (``helpers.admission.SessionCounter``).
 
-Socket.IO's long-polling sessions, for one: ``helpers.sio`` adds their count here.
+Socket.IO's sessions, for one: ``helpers.sio`` adds their ``helpers.sio_sessions.Sessions`` here.
 """
 
 _WEBSOCKET = web.RequestKey("websocket", web.WebSocketResponse)
@@ -155,8 +164,13 @@ def add_plumbing(app: web.Application) -> web.Application:
     app[LIMITS] = Limits()
     app[RATE_LIMIT] = RateLimit(app[LIMITS], log=app[LOG].once)
     app[SESSION_COUNTERS] = []
-    app.middlewares[0:0] = [_within_server, _check_doors, _follow_websocket, _record_errors]
+    app[WRONG_KEYS] = WrongKeys()
+    app.middlewares[0:0] = [
+        _within_server, _check_doors, _answer_key_check, _follow_websocket, _record_errors
+    ]
     app.on_response_prepare.append(_track_websocket)
+    app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(_note_raw_websocket)
     app.on_shutdown.append(_close_websockets)
     return app
 
@@ -188,22 +202,25 @@ async def _within_server(request: web.Request, handler: Handler) -> web.StreamRe
 async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a foreign ``Host`` (403), a websocket from a foreign page's ``Origin`` or without the
     join key of a shared server (403), and one more connection than a full server takes (503)."""
-    doors, proxied, log = request.app[DOORS], proxy_base() is not None, request.app[LOG]
-    host = request.host
-    if not proxied and _name(host) not in doors.names:
-        log.once("host", f"Refused a request for Host {host!r}: not this server's name.")
-        raise web.HTTPForbidden(text="This server is not known by that name.\n")
-    wants_websocket = request.headers.get("Upgrade", "").lower() == "websocket"
-    if wants_websocket or is_socketio(request):
-        origin = request.headers.get("Origin")
-        if origin is not None and not _trusted(origin, host, request, doors, proxied):
-            log.once("origin", f"Refused a connection from a page at {origin!r}.")
-            raise web.HTTPForbidden(text="Pages from that origin may not connect.\n")
-        if doors.key is not None and not _has_key(request, doors.key):
-            log.once("join key", "Refused a connection without the join key (or an old one).")
-            raise web.HTTPForbidden(text=NEEDS_KEY)
-        if _opens_connection(request, wants_websocket):
-            _refuse_when_full(request.app)
+    try:
+        doors, proxied, log = request.app[DOORS], proxy_base() is not None, request.app[LOG]
+        host = request.host
+        if not proxied and _name(host) not in doors.names:
+            log.once("host", f"Refused a request for Host {host!r}: not this server's name.")
+            raise web.HTTPForbidden(text="This server is not known by that name.\n")
+        wants_websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        if wants_websocket or is_socketio(request):
+            origin = request.headers.get("Origin")
+            if origin is not None and not _trusted(origin, host, request, doors, proxied):
+                log.once("origin", f"Refused a connection from a page at {origin!r}.")
+                raise web.HTTPForbidden(text="Pages from that origin may not connect.\n")
+            if doors.key is not None:
+                _check_key(request, doors.key)
+            if _opens_connection(request, wants_websocket):
+                _admit(request, wants_websocket)
+    except web.HTTPException as refusal:
+        refusal.force_close()  # a refused client can't hoard connections (and files) by keeping them
+        raise
     return await handler(request)
 
 
@@ -263,18 +280,35 @@ def _opens_connection(request: web.Request, wants_websocket: bool) -> bool:
 
 
 def open_connections(app: web.Application) -> int:
-    """Open websockets plus the other sessions the app counts (``SESSION_COUNTERS``)."""
-    return len(app[SOCKETS]) + sum(count() for count in app[SESSION_COUNTERS])
+    """Open websockets plus the other sessions the app counts (``SESSION_COUNTERS``): not newcomers."""
+    return len(app[SOCKETS]) + sum(counter.connections() for counter in app[SESSION_COUNTERS])
 
 
-def _refuse_when_full(app: web.Application) -> None:
-    cap = min(app[LIMITS].connections, open_files_room())
+def _refuse_when_full(request: web.Request) -> None:
+    """503 when the server is full, when the client's address holds its share of it, or of newcomers.
+
+    The rules, and why this machine's own address holds no share: ``helpers.admission``.
+    """
+    app, address = request.app, request.remote
+    limits, log = app[LIMITS], app[LOG]
+    cap = min(limits.connections, open_files_room())
     if open_connections(app) >= cap:
-        app[LOG].once("full", f"Refused a connection: the server is full ({cap} connections).")
-        raise web.HTTPServiceUnavailable(
-            text=f"The server is full ({cap} connections); try again in a minute.\n",
-            headers={"Retry-After": "60"},
-        )
+        log.once("full", f"Refused a connection: the server is full ({cap} connections).")
+        raise _refusal(f"The server is full ({cap} connections); try again in a minute.\n", 60)
+    if own_machine(address):
+        return
+    share = share_of(cap, limits)
+    if _connections_from(app, address) >= share:
+        log.once("share", f"Refused a connection from {address}: "
+                 f"one address may hold {share} of the {cap} connections.")
+        raise _refusal(f"Too many connections from your address ({share}); try again in a minute.\n", 60)
+    if is_socketio(request) and "sid" not in request.query:
+        newcomers = share_of(limits.newcomers, limits)
+        if sum(counter.newcomers(address) for counter in app[SESSION_COUNTERS]) >= newcomers:
+            log.once("newcomers", f"Refused a new Socket.IO session from {address}: "
+                     f"{newcomers} of its sessions have not connected yet.")
+            raise _refusal("Too many new connections from your address; try again in a few seconds.\n",
+                           math.ceil(limits.connect_grace))
 
 
 def open_files_room() -> int:
@@ -296,6 +330,52 @@ async def _track_websocket(request: web.Request, response: web.StreamResponse) -
             _TRANSPORTS[response] = request.transport
         if not is_socketio(request):
             request.app[LOG](f"Client connected ({len(sockets)} open).")
+
+
+_RAW_WEBSOCKETS: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+"""The websockets of the apps' own handlers (not engine.io's): they speak the app's protocol."""
+
+
+async def _note_raw_websocket(request: web.Request, response: web.StreamResponse) -> None:
+    if isinstance(response, web.WebSocketResponse) and not is_socketio(request):
+        _RAW_WEBSOCKETS.add(response)
+
+
+def raw_websockets(app: web.Application) -> list[web.WebSocketResponse]:
+    """The app's open websockets that its own handlers serve (engine.io's left out: it frames its own)."""
+    return [ws for ws in app[SOCKETS] if ws in _RAW_WEBSOCKETS and not ws.closed]
+
+
+def _check_key(request: web.Request, key: str) -> None:
+    """Let ``request`` pass with the join key; else 403, or 429 for an address that keeps guessing.
+
+    Only a wrong key counts as a guess (``helpers.join_keys``): a page opened without its link
+    sends none. A locked-out address gets 429 even with the right key, so the lock answers no guess.
+    """
+    wrong_keys, log, address = request.app[WRONG_KEYS], request.app[LOG], request.remote or ""
+    if wrong_keys.locked(address):
+        raise web.HTTPTooManyRequests(text=KEY_GUESSES, headers={"Retry-After": "60"})
+    if _has_key(request, key):
+        return
+    if request.query.get("key") and wrong_keys.wrong(address):
+        log.once("key guesses", f"Locked out {address} for a minute: {wrong_keys.allowed} wrong join keys.")
+        raise web.HTTPTooManyRequests(text=KEY_GUESSES, headers={"Retry-After": "60"})
+    log.once("join key", "Refused a connection without the join key (or an old one).")
+    raise web.HTTPForbidden(text=NEEDS_KEY)
+
+
+@web.middleware
+async def _answer_key_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``GET KEY_CHECK_PATH?key=...``: 204 when that key opens the door, else 403 (or 429).
+
+    A page whose websocket failed asks here why: a browser shows it no handshake's status.
+    """
+    if request.path != KEY_CHECK_PATH:
+        return await handler(request)
+    key = request.app[DOORS].key
+    if key is not None:
+        _check_key(request, key)
+    return web.Response(status=204, headers={"Cache-Control": "no-store"})
 
 
 def _has_key(request: web.Request, key: str) -> bool:
@@ -378,3 +458,42 @@ def transport_of(ws: web.WebSocketResponse) -> asyncio.Transport | None:
     so frames written here between them stay whole too.
     """
     return _TRANSPORTS.get(ws)
+
+
+# --- admission: the cap, each address's share, masked frames (issue 19) ---------------------------
+
+
+def _admit(request: web.Request, wants_websocket: bool) -> None:
+    """Let one more connection in if there is room (``_refuse_when_full``); a websocket then
+    takes masked frames only (``helpers.masks``: an unmasked one fails it with 1002)."""
+    _refuse_when_full(request)
+    if wants_websocket and request.transport is not None:
+        log = request.app[LOG]
+        require_masks(
+            request.transport,
+            lambda: websocket_of(request) is not None,
+            lambda: log.once("unmasked", "Closed a client's connection (1002): it sent an unmasked frame."),
+        )
+
+
+def _refusal(text: str, retry_after: int) -> web.HTTPServiceUnavailable:
+    """A 503 that closes its connection: a client can't hoard refused connections.
+
+    Issue 19: under a 1,024 open-files limit, a client that kept its refused connections open
+    (HTTP keep-alive) took the files the server keeps free, and newcomers timed out.
+    """
+    refusal = web.HTTPServiceUnavailable(text=text, headers={"Retry-After": str(retry_after)})
+    refusal.force_close()
+    return refusal
+
+
+def _connections_from(app: web.Application, address: str | None) -> int:
+    """The connections ``address`` holds: its open websockets, and the sessions counted for it."""
+    websockets = sum(1 for ws in list(app[SOCKETS]) if _peer(ws) == address)
+    return websockets + sum(counter.connections(address) for counter in app[SESSION_COUNTERS])
+
+
+def _peer(ws: web.WebSocketResponse) -> str | None:
+    transport = _TRANSPORTS.get(ws)
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return peer[0] if peer else None

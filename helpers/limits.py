@@ -10,7 +10,12 @@ client, never silent:
   ``web.WebSocketResponse(max_msg_size=...)``, notebook 3);
 - more than ``rate`` messages a second (bursts up to ``burst``) on the JSON and Socket.IO
   chats: each one over gets an error back, and is not sent on;
-- more than ``connections`` open websockets or Socket.IO sessions: a new one gets 503;
+- more than ``connections`` open websockets or Socket.IO sessions: a new one gets 503; one
+  address (other than this machine's own) may hold only ``address_share`` of them
+  (``helpers.admission``);
+- a Socket.IO session that has not connected (no CONNECT packet) within ``connect_grace``
+  s is closed, and only ``newcomers`` such sessions are kept (past it the oldest goes): a
+  flood of bare handshakes costs little and locks nobody out (``helpers.sio_sessions``);
 - an HTTP connection that sends no whole request within ``idle`` s (slowloris): closed;
 - a Socket.IO client that lets more than ``queue`` packets wait unread: disconnected;
 - a websocket client that leaves more than ``unsent_bytes`` waiting in the server's send
@@ -43,6 +48,9 @@ class Limits:
     rate: float = 20.0
     burst: int = 40
     connections: int = 1000
+    address_share: float = 0.25
+    newcomers: int = 1000
+    connect_grace: float = 5.0
     idle: float = 5.0
     queue: int = 1000
     unsent_bytes: int = 1 << 20

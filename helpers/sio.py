@@ -23,7 +23,8 @@ a line of the student's code changing:
 - what a text chat can't read (binary attachments, frames engine.io can't parse, nesting
   deeper than ``MAX_DEPTH``) is refused with a reason, and the connection goes on;
 - a client that stops reading is dropped at ``Limits.queue`` packets waiting; a session
-  upgrades once; polling sessions count as connections;
+  upgrades once; a session counts as a connection once its client joined (sent CONNECT),
+  and one that does not join within ``Limits.connect_grace`` is closed (``helpers.sio_sessions``);
 - its emits go out through ``FanoutManager`` (notebook 11) unless the app chose a manager;
 - stopping the server disconnects every client first, and leaves no task behind;
 - the browser client is served from the pinned npm package at ``/vendor/socket.io/``
@@ -40,7 +41,7 @@ import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ from helpers.app import (
 from helpers.limits import Limits, RateLimit
 from helpers.protocol import MAX_DEPTH, nesting
 from helpers.sio_fanout import FanoutManager
+from helpers.sio_redis import share_through_redis as _share_through_redis
+from helpers.sio_sessions import SESSIONS, Sessions
 
 __all__ = [
     "CLIENT_DIST",
@@ -103,7 +106,8 @@ def socketio_server_of(app: web.Application) -> socketio.AsyncServer | None:
     for route in app.router.routes():
         eio = getattr(route.handler, "__self__", None)
         if isinstance(eio, engineio.AsyncServer):
-            sio = getattr(eio.handlers.get("connect"), "__self__", None)
+            connect = eio.handlers.get("connect")  # (wrapped by ``_follow_sessions`` once held)
+            sio = getattr(inspect.unwrap(connect) if callable(connect) else None, "__self__", None)
             if isinstance(sio, socketio.AsyncServer):
                 return sio
     return None
@@ -147,12 +151,15 @@ def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
     if first:
         _track_background_tasks(sio)
         _guard_events(sio)
+        _follow_sessions(sio)
         sio.on(REFUSED_INPUT, partial(_refuse_input, sio))
-    app[SESSION_COUNTERS].append(partial(_polling_sessions, sio))
+    app[SESSIONS] = Sessions(sio, app[LIMITS])  # newcomers apart, closed after a grace
+    app[SESSION_COUNTERS].append(app[SESSIONS])
     app.on_response_prepare.append(_answer_unreadable_frames)
     app.middlewares.insert(1, _one_websocket_per_session)  # inside the plumbing's first, around the app's
     app.on_startup.append(_monitor_again)
     app.on_startup.append(_start_watching_backlogs)
+    app.on_startup.append(_start_sweeping_newcomers)
     app.on_shutdown.insert(0, _say_goodbye)  # before those websockets are closed
     if isinstance(sio.manager, socketio.AsyncRedisManager):
         _share_through_redis(app, sio.manager)
@@ -184,52 +191,6 @@ def _prefix(app: web.Application, sio: socketio.AsyncServer) -> str:
     return SOCKETIO_PATH
 
 
-SUBSCRIBE_TIMEOUT = 3.0
-"""Seconds a server with a message queue waits at start for Redis to take its subscription."""
-
-
-def _share_through_redis(app: web.Application, manager: socketio.AsyncRedisManager) -> None:
-    """A server on Redis (``client_manager=socketio.AsyncRedisManager(url)``, notebook 12) listens
-    from its start and stops listening with it."""
-    if manager.logger is socketio.base_server.default_logger:
-        manager.logger = app[LOG].logger("socket.io")
-    app.on_startup.append(partial(_listen_from_the_start, manager))
-    app.on_cleanup.append(partial(_close_queue, manager))
-
-
-async def _listen_from_the_start(manager: socketio.AsyncRedisManager, app: web.Application) -> None:
-    """Subscribe before serving, not at the first client as python-socketio does by itself.
-
-    Otherwise what another process emits before this one has had a client (``* bob connected``
-    to a client that just arrived here) is never heard here. ``manager_initialized`` tells the
-    server not to initialize the manager again at its first client.
-    """
-    app[SIO].manager_initialized = True
-    manager.initialize()  # starts its listener, which subscribes
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + SUBSCRIBE_TIMEOUT
-    while manager.pubsub is None or not manager.pubsub.subscribed:
-        if loop.time() > deadline:
-            app[LOG](f"Redis did not answer within {SUBSCRIBE_TIMEOUT:g} s: emits reach this process only, "
-                     "until it does.")
-            return
-        await asyncio.sleep(0.01)
-
-
-async def _close_queue(manager: socketio.AsyncRedisManager, app: web.Application) -> None:
-    """Stop listening to Redis with the server: a stopped server in a kernel keeps no task behind.
-
-    Started again, the server subscribes anew (``_listen_from_the_start``) on a new connection.
-    """
-    listener = getattr(manager, "thread", None)
-    if isinstance(listener, asyncio.Future):
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
-    if manager.redis is not None:
-        await manager.redis.aclose()
-    manager.redis, manager.pubsub, manager.connected = None, None, False
-
-
 # --- every event guarded: what python-socketio would lose, answered and recorded ---------------
 
 
@@ -249,7 +210,7 @@ def _guard_events(sio: socketio.AsyncServer) -> None:
     async def guarded(event: str, namespace: str, *args: Any) -> Any:
         app = _SERVING[sio]
         if event == "connect":
-            return await _connect_guarded(app, sio, trigger, namespace, *args)
+            return await _connect_counted(app, sio, trigger, namespace, *args)
         if event == "disconnect":
             return await _disconnect_guarded(app, trigger, namespace, *args)
         return await _event_guarded(app, sio, trigger, event, namespace, *args)
@@ -358,12 +319,17 @@ def _track_background_tasks(sio: socketio.AsyncServer) -> None:
 
     engine.io starts a ``_send_ping`` task per client that sleeps a ping interval (25 s);
     its ``shutdown()`` leaves them asleep, so 50 starts and stops left 150 of them behind.
-    Each task is kept in the tasks of the app the server serves now.
+    Each task is kept in the tasks of the app the server serves now; a newcomer's ping task
+    is noted, to be cancelled when the newcomer is closed (``Sessions.ping_started``).
     """
     start = sio.eio.start_background_task
 
     def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
-        return _keep(_SERVING[sio], start(target, *args, **kwargs))
+        app = _SERVING[sio]
+        task = _keep(app, start(target, *args, **kwargs))
+        if SESSIONS in app:
+            app[SESSIONS].ping_started(target, task)
+        return task
 
     sio.eio.start_background_task = start_background_task
 
@@ -375,9 +341,62 @@ def _keep(app: web.Application, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
     return task
 
 
-def _polling_sessions(sio: socketio.AsyncServer) -> int:
-    """Sessions not (yet) on a websocket: those on a websocket are in ``SOCKETS`` already."""
-    return sum(1 for socket in list(sio.eio.sockets.values()) if not socket.upgraded)
+def _follow_sessions(sio: socketio.AsyncServer) -> None:
+    """Tell the ``Sessions`` of the app the server serves now of each session that opens or ends.
+
+    Through engine.io's public ``on``: python-socketio's own ``connect`` and ``disconnect``
+    handlers of its engine.io server are wrapped, and still called first.
+    """
+    opened, ended = sio.eio.handlers["connect"], sio.eio.handlers["disconnect"]
+
+    @wraps(opened)
+    async def connect(eio_sid: str, environ: dict[str, Any]) -> Any:
+        answer = await opened(eio_sid, environ)
+        if SESSIONS in _SERVING[sio]:
+            await _SERVING[sio][SESSIONS].opened(eio_sid, environ)
+        return answer
+
+    @wraps(ended)
+    async def disconnect(eio_sid: str, *args: Any) -> Any:
+        if SESSIONS in _SERVING[sio]:
+            _SERVING[sio][SESSIONS].closed(eio_sid)
+        return await ended(eio_sid, *args)
+
+    sio.eio.on("connect", connect)
+    sio.eio.on("disconnect", disconnect)
+
+
+async def _connect_counted(
+    app: web.Application, sio: socketio.AsyncServer, trigger: Callable, namespace: str, *args: Any
+) -> Any:
+    """A CONNECT packet makes its session a client, counted as a connection; refused, a newcomer again."""
+    sessions = app.get(SESSIONS)
+    eio_sid = sio.manager.eio_sid_from_sid(args[0], namespace) if args and sessions is not None else None
+    if eio_sid is None:
+        return await _connect_guarded(app, sio, trigger, namespace, *args)
+    sessions.joined_now(eio_sid)
+    try:
+        accepted = await _connect_guarded(app, sio, trigger, namespace, *args)
+    except BaseException:
+        sessions.refused(eio_sid, namespace)
+        raise
+    if accepted is False:
+        sessions.refused(eio_sid, namespace)
+    return accepted
+
+
+async def _start_sweeping_newcomers(app: web.Application) -> None:
+    _keep(app, asyncio.get_running_loop().create_task(_sweep_newcomers(app), name="sweep newcomers"))
+
+
+async def _sweep_newcomers(app: web.Application) -> None:
+    """Close the sessions that did not join within ``Limits.connect_grace``, a few times per grace."""
+    while True:
+        await asyncio.sleep(min(1.0, max(0.05, app[LIMITS].connect_grace / 4)))
+        try:
+            await app[SESSIONS].sweep()
+        except Exception as exc:  # noqa: BLE001 - recorded, and the next sweep goes on
+            app[LOG].error("closing sessions that did not connect", exc)
 
 
 async def _monitor_again(app: web.Application) -> None:

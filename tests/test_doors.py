@@ -133,3 +133,19 @@ async def test_an_address_bound_once_is_not_a_name_after_a_start_on_loopback(fre
                 assert response.status == 200
     finally:
         await stop_server(quiet=True)
+
+
+@pytest.mark.parametrize("stage", ["echo", "socketio"])
+async def test_a_refused_request_closes_its_connection(serve, stage):
+    """Issue 19: refusals kept their connections open (keep-alive), so a client holding them
+    took the files the server keeps free; every refusal at the doors now closes its connection."""
+    server = await serve(STAGES[stage]())
+    url = f"http://127.0.0.1:{server.port}/{path_of(stage).replace('websocket', 'polling')}"
+    async with aiohttp.ClientSession() as session:
+        if stage == "socketio":  # a polling request is a connection: its Origin is checked
+            async with session.get(url, headers={"Origin": "http://evil.example"}) as response:
+                assert response.status == 403
+                assert response.headers.get("Connection", "").lower() == "close"
+        async with session.get(url, headers={"Host": "evil.example"}) as response:
+            assert response.status == 403
+            assert response.headers.get("Connection", "").lower() == "close"
