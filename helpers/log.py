@@ -5,6 +5,10 @@ The original tutorial's server prints with ``console.log``; the handlers a noteb
 in whatever cell happens to run (or in none), so what a server's handlers print comes here
 instead (``route_prints``): the standalone command echoes every line to the terminal, a
 notebook prints the lines in a later cell, and tests wait for a line instead of sleeping.
+
+A line often quotes a client (``ws got: ...``), so every line is escaped on its way in
+(``helpers.text.printable``): no ESC sequence, newline or RTL override a client sends reaches
+the terminal or a cell raw, and one ``print`` is one line, whatever its text holds.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+from helpers.text import printable
 from helpers.waiting import Changes, Lines, now
 
 __all__ = [
@@ -64,7 +69,8 @@ class ServerError:
 
     @property
     def summary(self) -> str:
-        return f"Error in {self.where}: {type(self.exception).__name__}: {self.exception}"
+        text = f"Error in {self.where}: {type(self.exception).__name__}: {self.exception}"
+        return printable(text)  # the next cell prints it: what a client sent is quoted there
 
     @property
     def traceback(self) -> str:
@@ -92,6 +98,7 @@ class ServerLog:
         return self.lines.changes
 
     def __call__(self, line: str) -> None:
+        line = printable(line)  # a client's ESC, newline or RTL override can't reach a terminal
         if len(line) > MAX_LINE_CHARS:
             line = f"{line[:MAX_LINE_CHARS]}… ({len(line):,} characters)"
         self.lines.append(line)
@@ -130,14 +137,27 @@ class ServerLog:
         self.error_count += 1
         del self.errors[:-MAX_ERRORS]
         self(error.summary)
-        if self.echo:
-            _echo(error.traceback)
+        if self.echo:  # its lines are the traceback's own; what they quote is escaped
+            _echo("\n".join(map(printable, error.traceback.split("\n"))))
 
     def write(self, text: str) -> None:
         """Take printed text: each whole line is logged, a partial one waits for its end."""
         *whole, self._partial = (self._partial + text).split("\n")
         for line in whole:
             self(line)
+
+    def printed(self, text: str, end: str = "\n") -> None:
+        """Take one ``print`` call: one log line, whatever newlines ``text`` holds.
+
+        ``print(f"ws got: {msg.data}")`` with a client's ``"hi\\nRefused a connection..."``
+        is one line, its newline shown as ``\\n``: a client can't fake a line of the server's.
+        An ``end`` without a newline (``print(..., end="")``) waits for the rest of the line.
+        """
+        if not end.endswith("\n"):
+            self._partial += text + end
+            return
+        line, self._partial = self._partial + text + end[:-1], ""
+        self(line)
 
     def logger(self, name: str) -> logging.Logger:
         """A ``logging.Logger`` that writes ERROR records here instead of to stderr.
@@ -227,7 +247,7 @@ def _print(
         _builtin_print(*values, sep=sep, end=end, file=file, flush=flush)
         return
     sep, end = " " if sep is None else sep, "\n" if end is None else end
-    log.write(sep.join(map(str, values)) + end)
+    log.printed(sep.join(map(str, values)), end)
 
 
 class _RecordsToServerLog(logging.Handler):

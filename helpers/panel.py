@@ -18,6 +18,7 @@ import ipywidgets as widgets
 from helpers.app import open_connections
 from helpers.lifecycle import RunningServer, current_server
 from helpers.stages import json_chat, socketio_features
+from helpers.text import printable
 
 __all__ = ["ClassPanel"]
 
@@ -52,7 +53,7 @@ class ClassPanel(widgets.HTML):
         app = self.server.app if self.server is not None else {}
         for key in (json_chat.NICKS, socketio_features.NICKS):
             if key in app:
-                return sorted(app[key].values())
+                return sorted(printable(nick) for nick in app[key].values())  # shown to the teacher
         return []
 
     def snapshot(self) -> str:

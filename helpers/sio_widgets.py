@@ -54,8 +54,13 @@ class SocketIOClient(ChatClient):
         self, url: str = f"http://127.0.0.1:{DEFAULT_PORT}/", *, headers: dict[str, str] | None = None
     ) -> bool:
         """Connect to the Socket.IO server at ``url``; log why not if it can't (no exception)."""
-        why = await self.transport.connect(url, headers=headers)
+        self._connecting = True
+        try:
+            why = await self.transport.connect(url, headers=headers)
+        finally:
+            self._connecting = False
         if why is not None:
+            self._coming_back = False
             self.note(f"Could not connect to {url}: {why}")
             self._show_status(False, "Not connected.")
             return False
@@ -66,12 +71,15 @@ class SocketIOClient(ChatClient):
         return None
 
     async def say(self, text: str) -> bool:
-        """Emit ``chat message``, as the tutorial page's form does."""
-        if not await self.transport.emit("chat message", text):
+        """Emit ``chat message``, as the tutorial page's form does; logged before it goes."""
+        if not self.connected:
             self.note(NOT_CONNECTED)
             return False
-        self.note(f"You said: {text}")
-        return True
+        self.note(f"You said: {text}")  # before the emit: an answer can arrive before it returns
+        if await self.transport.emit("chat message", text):
+            return True
+        self.note(NOT_CONNECTED)
+        return False
 
     async def drop(self) -> None:
         """Lose the connection without a goodbye, like a network failure: the client reconnects."""
@@ -95,6 +103,7 @@ class SocketIOClient(ChatClient):
         self._show_status(True, f"Connected to {url}")
 
     def _closed(self, reason: str, retrying: bool) -> None:
+        self._coming_back = retrying
         self.note(f"Disconnected ({reason}).")
         self._show_status(False, "Not connected. Reconnecting..." if retrying else "Not connected.")
 
@@ -147,7 +156,15 @@ class SocketIOChatClient(SocketIOClient):
         return {"nick": self.nick, "serverOffset": self.offset, "resumeKey": self.resume_key}
 
     async def say(self, text: str) -> bool:
-        """Show ``text`` at once, then deliver it exactly once, retrying until acknowledged."""
+        """Show ``text`` at once, then deliver it exactly once, retrying until acknowledged.
+
+        Retried while the client is on its way back (a dropped connection, or a ``connect``
+        under way); a client that is not connected and not coming back (it left, or was sent
+        away) refuses at once.
+        """
+        if not self.connected and not self.coming_back:
+            self.note(f"{NOT_CONNECTED} Not sent: {text}")
+            return False
         client_offset = f"{self.client_id}-{next(self._counter)}"
         self.mine.add(client_offset)
         self.note(f"You said: {text}")
@@ -207,6 +224,9 @@ class SocketIOChatClient(SocketIOClient):
         Only retry what the server can recognise as a repeat (chat messages, by client
         offset): anything else would be done twice when just the acknowledgement was lost.
         """
+        if not self.connected and not self.coming_back:  # no use waiting: say so now
+            self.note(f"{NOT_CONNECTED} {event!r} not sent.")
+            return None
         for _ in range(1 + retries):
             try:
                 await self.wait_connected()

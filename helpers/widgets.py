@@ -14,6 +14,10 @@ drive it too::
     print(transcript(alice))
 
 Nothing here prints: the widget shows the chat, ``lines`` keeps it, and a later cell prints it.
+What a client sent is shown escaped (``helpers.text.printable``): an ESC, a newline or an RTL
+override shows as ``\\x1b``, ``\\n``, ``\\u202e``. "You said" is logged before the message
+goes, so the answer always comes after it. After a kernel restart the old widgets stay on the
+page, but their status says the kernel is gone (``KERNEL_GONE``), not "Connected".
 No method shadows one of ipywidgets' own (``send``, ``log``, ``close``, ``open``, ``keys``).
 """
 
@@ -29,6 +33,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from helpers.lifecycle import DEFAULT_PORT
+from helpers.text import printable
 from helpers.transports import WebsocketTransport
 from helpers.waiting import Lines, describe_interrupt, now
 
@@ -47,6 +52,21 @@ _LOG_STYLE = (
     " font-family:monospace; font-size:12px; line-height:1.4; white-space:pre-wrap"
 )
 
+KERNEL_GONE = "○ Not connected: the kernel that ran this widget is gone. Run the cells again."
+"""What a widget's status says once its kernel is gone: no kernel keeps it connected any more."""
+
+_KERNEL_GONE = (
+    # When the kernel restarts, JupyterLab's widget manager marks every view of the old
+    # kernel's widgets with the class ``jupyter-widgets-disconnected`` (a model without a
+    # live comm; so does a notebook opened without its kernel). The status follows it: the
+    # kernel's last word is hidden, this one shown. It is CSS, not text, so the status's
+    # text (what a cell or a test reads) stays the kernel's.
+    "<style>.jupyter-widgets-disconnected .chat-workbook-status{display:none}"
+    ".jupyter-widgets-disconnected .chat-workbook-kernel-gone::after"
+    "{content:attr(data-gone); color:#9a6700}</style>"
+    f'<span class="chat-workbook-kernel-gone" data-gone="{html.escape(KERNEL_GONE, quote=True)}"></span>'
+)
+
 
 class ChatClient(widgets.VBox):
     """A chat client as a widget, given a transport; ``lines`` is its log without times."""
@@ -55,6 +75,8 @@ class ChatClient(widgets.VBox):
         self, name: str = "client", *, transport: WebsocketTransport | None = None, timeout: float = 3.0
     ) -> None:
         self.name, self.timeout = name, timeout
+        self._coming_back = False  # see ``coming_back``
+        self._connecting = False  # a ``connect`` is under way
         self.lines = Lines(name, limit=KEPT_LINES)
         self.received = Lines(name, limit=KEPT_LINES)
         self.transport = transport or WebsocketTransport(timeout=timeout)
@@ -73,7 +95,7 @@ class ChatClient(widgets.VBox):
         self._render()
         super().__init__(
             [
-                widgets.HTML(f"<b>{html.escape(name)}</b>"),
+                widgets.HTML(f"<b>{html.escape(printable(name))}</b>"),
                 widgets.HBox([self.entry, self.button]),
                 self.status,
                 self.chat,
@@ -92,19 +114,37 @@ class ChatClient(widgets.VBox):
 
     async def connect(self, url: str = f"ws://127.0.0.1:{DEFAULT_PORT}/") -> bool:
         """Connect to ``url``; if it can't, say why in the log (no exception)."""
-        why = await self.transport.connect(url)
+        self._connecting = True
+        try:
+            why = await self.transport.connect(url)
+        finally:
+            self._connecting = False
         if why is not None:
+            self._coming_back = False
             self.note(f"Could not connect to {url}: {why}")
             self._show_status(False, "Not connected.")
             return False
         return True
 
+    @property
+    def coming_back(self) -> bool:
+        """Not connected now, but on its way: reconnecting by itself (the server closed or
+        dropped us), or a ``connect`` is under way."""
+        return (self._coming_back or self._connecting) and not self.connected
+
     async def say(self, text: str) -> bool:
-        """Send ``text`` as the page's Send button does; log it, or say we're not connected."""
+        """Send ``text`` as the page's Send button does; log it, or say we're not connected.
+
+        "You said" is logged before the send, as the page logs it in the same step: the
+        server's answer, which can arrive before the send returns, always comes after it.
+        """
+        if not self.connected:
+            self.note(NOT_CONNECTED)
+            return False
+        self.note(f"You said: {text}")
         if await self.transport.send(text):
-            self.note(f"You said: {text}")
             return True
-        self.note(NOT_CONNECTED)
+        self.note(NOT_CONNECTED)  # it closed meanwhile
         return False
 
     async def disconnect(self) -> None:
@@ -137,7 +177,12 @@ class ChatClient(widgets.VBox):
         await self._wait_state(False, timeout)
 
     def note(self, line: str) -> None:
-        """Add ``line`` to the log: with the time in the widget, without in ``lines``."""
+        """Add ``line`` to the log: with the time in the widget, without in ``lines``.
+
+        Escaped by ``printable``: a message's ESC, newline or RTL override shows as ``\\x1b``,
+        ``\\n``, ``\\u202e``, in the widget and in the transcript a cell prints.
+        """
+        line = printable(line)
         self.lines.append(line)
         self._shown.append(f"{datetime.now():%H:%M:%S} {line}")
         del self._shown[:-SHOWN_LINES]
@@ -155,6 +200,7 @@ class ChatClient(widgets.VBox):
 
     def _gave_up(self, why: str) -> None:
         """The server's port went to another notebook: we don't follow it into that chat."""
+        self._coming_back = False
         self.note(why)
         self._show_status(False, "Not connected.")
 
@@ -167,6 +213,7 @@ class ChatClient(widgets.VBox):
         self.note(self.describe(message))
 
     def _closed(self, code: str, retrying: bool) -> None:
+        self._coming_back = retrying
         self.note(f"Websocket is now closed ({code}).")
         self._show_status(False, "Not connected. Reconnecting..." if retrying else "Not connected.")
 
@@ -174,7 +221,9 @@ class ChatClient(widgets.VBox):
 
     def _show_status(self, connected: bool, text: str) -> None:
         color, dot = ("#1a7f37", "●") if connected else ("#9a6700", "○")
-        self.status.value = f'<span style="color:{color}">{dot} {html.escape(text)}</span>'
+        said = html.escape(printable(text))
+        span = f'<span class="chat-workbook-status" style="color:{color}">'
+        self.status.value = f"{_KERNEL_GONE}{span}{dot} {said}</span>"
         self.lines.changes.notify()  # wake waits on the connection state
 
     def _render(self) -> None:
@@ -241,8 +290,11 @@ class JsonChatClient(ChatClient):
 
     async def send_raw(self, data: str | bytes) -> bool:
         """Send exactly ``data``, valid or not: for trying out the server's validation."""
+        if not self.connected:
+            self.note(NOT_CONNECTED)
+            return False
+        self.note(f"You sent: {data!r}")  # before the send: the answer comes after it
         if await self.transport.send(data):
-            self.note(f"You sent: {data!r}")
             return True
         self.note(NOT_CONNECTED)
         return False

@@ -212,7 +212,10 @@ async def test_a_client_the_server_sends_away_does_not_come_back(serve):
         await dave.wait_for("Websocket is now closed (4000).")
         await asyncio.sleep(1.0)  # longer than the widget's first retry delays (0.25 s, 0.5 s)
         assert not server.app[json_chat.NICKS] and not server.app[SOCKETS], "dave stayed away"
-        assert dave.lines[-1] == "Websocket is now closed (4000)."
+        assert dave.lines[-2:] == [
+            "Websocket is now closed (4000).",
+            "Removed by the teacher: removed by the teacher",
+        ]
     finally:
         await dave.disconnect()
 

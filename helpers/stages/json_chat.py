@@ -27,8 +27,12 @@ async def tell_everyone(app: web.Application, message: Message) -> None:
 async def on_nick(app: web.Application, ws: web.WebSocketResponse, message: Message) -> None:
     """Choose or change a nickname; everyone hears ``join`` or ``rename``."""
     nicks, nick = app[NICKS], message["nick"].strip()
+    if not nick.isprintable():  # a newline, an escape, a right-to-left mark...
+        raise ProtocolError("a nickname can't hold control characters")
     old = nicks.get(ws)
-    if nick != old and nick in nicks.values():
+    if nick == old:
+        return  # the name it has already: nothing to tell anyone
+    if nick in nicks.values():
         raise ProtocolError(f"nickname {nick!r} is taken")
     nicks[ws] = nick
     if old is None:

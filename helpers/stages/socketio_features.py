@@ -24,6 +24,8 @@ def problem_with(value: object, field: str, limit: int = 32) -> str | None:
         return f"{field} must be non-empty text"
     if len(value) > limit:
         return f"{field} is longer than {limit} characters"
+    if field != "text" and not value.isprintable():  # a name with a newline, an escape...
+        return f"{field} can't hold control characters"
     return None
 
 

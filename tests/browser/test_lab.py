@@ -2,7 +2,8 @@
 
 Notebook 05 is run as a student would ("Run All"): nothing fails, the server and the three
 widgets stay live, a line typed into a widget's box goes out with Enter, and each widget shows
-its newest line.
+its newest line. After a kernel restart the same widgets no longer say "Connected". Notebook
+01's embedded page, after Run All, is the page of the server that stays up.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tools.screenshots import NOTEBOOK, jupyterlab, run_all
+from helpers.widgets import KERNEL_GONE
+from tools.screenshots import NOTEBOOK, NOTEBOOK_READY, jupyterlab, run_all
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -50,5 +52,61 @@ async def test_after_run_all_the_widgets_are_live_and_enter_sends(browser):
                 arg=[await alice_chat.element_handle()],
                 timeout=5_000,
             )
+        finally:
+            await context.close()
+
+
+RESTART = """async () => {
+  await window.jupyterapp.shell.currentWidget.sessionContext.restartKernel()
+}"""
+
+KERNEL_GONE_SHOWN = """el => getComputedStyle(el, '::after').content"""
+
+
+async def test_after_a_kernel_restart_the_old_widgets_no_longer_say_connected(browser):
+    """JupyterLab keeps the old kernel's widgets on screen after a restart, but nothing keeps
+    them connected any more: their status must stop showing a green "Connected"."""
+    async with jupyterlab([NOTEBOOK]) as url:
+        context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+        context.set_default_timeout(60_000)
+        try:
+            page = await context.new_page()
+            await page.goto(url.format(name=NOTEBOOK.name))
+            await run_all(page)
+            row = page.locator(".jp-CodeCell", has=page.locator(".widget-text input")).first
+            live = row.locator(".chat-workbook-status", has_text="● Connected to ws://")
+            await expect(live).to_have_count(3)
+            for n in range(3):
+                await expect(live.nth(n)).to_be_visible()
+            gone = row.locator(".chat-workbook-kernel-gone")
+            assert await gone.first.evaluate(KERNEL_GONE_SHOWN) in ("none", "normal"), "hidden while live"
+            await page.evaluate(RESTART)
+            await page.wait_for_function(NOTEBOOK_READY, timeout=60_000)
+            for n in range(3):
+                await expect(live.nth(n)).to_be_hidden()
+                shown = await gone.nth(n).evaluate(KERNEL_GONE_SHOWN)
+                assert shown == f'"{KERNEL_GONE}"', shown
+        finally:
+            await context.close()
+
+
+FIRST = NOTEBOOK.parent / "01-start-the-server.ipynb"
+
+
+async def test_after_run_all_notebook_01s_embedded_page_is_served(browser):
+    """Run All renders the embedded page while later cells run: it must be the page of the
+    server that stays up, not Chromium's "127.0.0.1 refused to connect"."""
+    async with jupyterlab([FIRST]) as url:
+        context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+        context.set_default_timeout(60_000)
+        try:
+            page = await context.new_page()
+            await page.goto(url.format(name=FIRST.name))
+            await run_all(page)
+            frames = page.locator(".jp-CodeCell iframe")
+            await expect(frames).to_have_count(1)
+            frame = page.frame_locator(".jp-CodeCell iframe")
+            await expect(frame.locator("#status")).to_contain_text("Not connected", timeout=10_000)
+            await expect(frame.locator("#send")).to_be_visible()
         finally:
             await context.close()
