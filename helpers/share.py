@@ -8,7 +8,13 @@ or Socket.IO connection in only with this run's join key (``?key=...``), so that
 else is on the network, or an old link from an earlier lesson, can't join. The pages are
 static and need no key; each reads the key from its own link and passes it on to its
 connection. The link (the stage's page at the network address, with the key) is printed,
-with a QR code to scan: SVG in a notebook, text blocks in a terminal.
+with a QR code to scan: in a notebook a widget (``JoinCard``), shown live and never saved
+with the notebook's outputs (the key and the address stay out of the file JupyterLab
+autosaves); in a terminal, text blocks.
+
+A teacher who removes a student (notebook 10) hands everyone else a new key over their open
+connections (``hand_out_a_new_key``): the old link no longer opens the chat, the others' pages
+and widgets use the new one when they reconnect, and the teacher gets the new link's card.
 
 The network address is this machine's IPv4 address on its default route, found without
 sending anything. ``WORKBOOK_SHARE_ADDRESS`` sets it instead (``make test`` and the test
@@ -17,27 +23,39 @@ suite set ``127.0.0.1``, so nothing leaves loopback and nbval's sharing cells ru
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import html
 import io
 import ipaddress
+import json
 import os
 import secrets
 import socket
 import weakref
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import ipywidgets as widgets
 import segno
 from aiohttp import web
 
-from helpers.app import DOORS, json_actions
+from helpers.app import DOORS, LOG, json_actions, raw_websockets
 from helpers.sio import SIO
+
+if TYPE_CHECKING:
+    from helpers.lifecycle import RunningServer
 
 __all__ = [
     "ADDRESS_VARIABLE",
+    "JoinCard",
     "JoinCode",
     "Sharing",
     "announce",
     "default_route_address",
+    "hand_out_a_new_key",
+    "join_card",
     "join_key",
     "network_address",
     "stage_page",
@@ -47,8 +65,13 @@ __all__ = [
 ADDRESS_VARIABLE = "WORKBOOK_SHARE_ADDRESS"
 """Set to an IP address of this machine to share on that one (tests: ``127.0.0.1``)."""
 
-KEY_BYTES = 6
-"""``token_urlsafe(6)`` is 8 characters (48 random bits): short enough to type from the board."""
+KEY_BYTES = 16
+"""``token_urlsafe(16)`` is 22 characters, 128 random bits: never guessed. Nobody types it:
+students scan the QR code or click the link (and a guesser is slowed down, ``helpers.join_keys``)."""
+
+HANDED_OVER_WITHIN = 1.0
+"""Seconds a new key's hand-over waits for slow clients; one that can't take it then reconnects
+with the old key, and is told to ask for the link."""
 
 NO_NETWORK = (
     "No network address found (is this machine on a network?): sharing on 127.0.0.1, "
@@ -124,7 +147,7 @@ def default_route_address() -> str | None:
 
 
 def join_key() -> str:
-    """A new join key: 8 URL-safe characters from ``secrets``."""
+    """A new join key: 22 URL-safe characters (128 bits) from ``secrets``."""
     return secrets.token_urlsafe(KEY_BYTES)
 
 
@@ -236,19 +259,97 @@ class JoinCode:
         return out.getvalue()
 
 
-def announce(url: str, note: str | None = None) -> JoinCode:
-    """Print the link students open, and show its QR code: SVG in a notebook, text in a terminal."""
+class JoinCard(widgets.HTML):
+    """The link students open and its QR code, as a widget: live in the notebook, never saved there.
+
+    A notebook stores a widget's output as its model id (random, skipped by nbval) and its
+    text form, ``repr``: here a fixed sentence. The link (the machine's address, the join key)
+    and the code are in the widget's live state only, so a notebook autosaved during a class
+    holds neither.
+    """
+
+    def __init__(self, url: str, note: str | None = None, *, heading: str = "Students open") -> None:
+        code, link = JoinCode(url), html.escape(url, quote=True)
+        said = f"<p>{html.escape(note)}</p>" if note else ""
+        super().__init__(
+            f'{said}<p>{html.escape(heading)} <a href="{link}" target="_blank">{link}</a>'
+            f" (or scan the QR code below)</p>{code._repr_svg_()}"
+        )
+        self.url = url
+
+    def __repr__(self) -> str:
+        return "JoinCard: the students' link and its QR code, shown live (not saved in the notebook)"
+
+    def _get_embed_state(self, drop_defaults: bool = False) -> dict:
+        """What ``ipywidgets``' embedding (``Widget.get_manager_state``) saves: a sentence, no link.
+
+        The workbook's ``tools/execute_notebooks.py`` stores every widget's state this way;
+        the card saved there says where the link is instead of holding it.
+        """
+        state = super()._get_embed_state(drop_defaults=drop_defaults)
+        state["state"]["value"] = f"<p>{html.escape(SAVED_CARD)}</p>"
+        return state
+
+
+SAVED_CARD = "The students' link and its QR code show here while the kernel runs."
+
+
+def announce(url: str, note: str | None = None) -> JoinCode | JoinCard:
+    """Show the link students open and its QR code: a ``JoinCard`` in a notebook, text in a terminal."""
+    if _in_a_kernel():
+        from IPython.display import display
+
+        card = JoinCard(url, note)
+        display(card)
+        return card
     if note:
         print(note, flush=True)
     print(f"Students open {url} (or scan the QR code below)", flush=True)
     code = JoinCode(url)
-    if _in_a_kernel():
-        from IPython.display import display
-
-        display(code)
-    else:
-        print(code.terminal(), end="", flush=True)
+    print(code.terminal(), end="", flush=True)
     return code
+
+
+def join_card(server: RunningServer, heading: str = "Students open") -> JoinCard:
+    """The card of ``server``'s link now (its current key), for a cell to show."""
+    if server.share_url is None:
+        raise ValueError("this server is not shared: start it with start_server(app, share=True)")
+    return JoinCard(server.share_url, heading=heading)
+
+
+KEY_MESSAGE = "key"
+"""The JSON chat's message (and the Socket.IO event) that hands a client the server's new join key."""
+
+
+async def hand_out_a_new_key(server: RunningServer) -> JoinCard:
+    """Give ``server`` a new join key, and hand it over every open connection of the class.
+
+    From now on a link with the old key opens nothing (a removed student's reload among them).
+    A JSON chat's websockets get ``{"type": "key", "key": NEW}`` and a Socket.IO server's
+    clients the event ``key``: the pages and the widgets keep it for their next reconnection
+    (and a page puts it in its address bar). A plain-text chat gets nothing: there any client
+    could send the same text to all, so its pages can't trust it; they reconnect to be told to
+    ask for the new link. A connection closed before this call (the removed one) gets nothing.
+    Returns the new link's ``JoinCard`` for the teacher.
+    """
+    if server.sharing is None:
+        raise ValueError("this server is not shared: start it with start_server(app, share=True)")
+    server.sharing = dataclasses.replace(server.sharing, key=join_key())
+    app, key = server.app, server.sharing.key
+    app[DOORS].key = key
+    sending = []
+    if json_actions(app) is not None:
+        text = json.dumps({"type": KEY_MESSAGE, "key": key})
+        sending += [ws.send_str(text) for ws in raw_websockets(app)]
+    if SIO in app:
+        sending.append(app[SIO].emit(KEY_MESSAGE, key))
+    try:
+        async with asyncio.timeout(HANDED_OVER_WITHIN):
+            await asyncio.gather(*sending, return_exceptions=True)
+    except TimeoutError:
+        pass
+    app[LOG]("A new join key: links with the old one no longer open the chat.")
+    return join_card(server, heading="New link: students open")
 
 
 def _in_a_kernel() -> bool:

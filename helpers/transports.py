@@ -11,6 +11,14 @@ A connection to this kernel's own server, when that server is shared on the netw
 its join key (``helpers.share``), taken again at each attempt: a server started again has a
 new key, and the kernel's widgets follow it as they follow the server.
 
+A teacher who removes a client (notebook 10) closes its connection with a code of the
+application's range (``SENT_AWAY``) and a reason: the transport remembers it (``removed``),
+tells its view "Removed by the teacher: <why>", and from then on neither reconnects nor
+connects (``connect`` returns that sentence) until ``readmit()``. The rest of the class gets
+a new join key over its live connection (``{"type": "key", "key": ...}``, see
+``helpers.share.hand_out_a_new_key``): a websocket transport keeps it for its next
+connection, and passes no such message on to its view.
+
 A transport knows nothing of widgets: it calls the ``on_open``, ``on_text`` and ``on_close``
 callbacks its view attached (``attach``), and waits never print.
 """
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +43,14 @@ from helpers.lifecycle import PORT_HANDED_OVER, SERVER_STARTED, current_server
 from helpers.share import with_key
 from helpers.sio import quiet_logger
 
-__all__ = ["RETRY_DELAYS", "SENT_AWAY", "SocketIOTransport", "WebsocketTransport"]
+__all__ = [
+    "RETRY_DELAYS",
+    "SENT_AWAY",
+    "SocketIOTransport",
+    "WebsocketTransport",
+    "new_key_in",
+    "removed_because",
+]
 
 SENT_AWAY = range(4000, 5000)
 """Close codes of the application's own range: the server sent this client away on purpose
@@ -64,8 +80,14 @@ class _Transport:
         self.on_give_up: Callable[[str], None] = _nothing
         self._give_up: str | None = None
         self._leaving = False
+        self.removed: str | None = None  # "Removed by the teacher: <why>", once sent away
+        self.key: str | None = None  # a join key the server handed over (``KEY_MESSAGE``)
         self._generation = 0  # each connect or disconnect starts a new one: old retries stop
         _TRANSPORTS.add(self)
+
+    def readmit(self) -> None:
+        """The teacher let this client back: ``connect`` works again (with a link that has the key)."""
+        self.removed = None
 
     def _leave(self) -> None:
         """From now on, don't come back; a retry already on its way sees a new generation."""
@@ -107,6 +129,8 @@ class WebsocketTransport(_Transport):
     async def connect(self, url: str) -> str | None:
         """Open the websocket to ``url``; ``None``, or why it can't (then it doesn't retry)."""
         await self.disconnect()
+        if self.removed is not None:
+            return self.removed
         self.url, self._leaving, self._give_up = url, False, None
         self._generation += 1
         try:
@@ -157,20 +181,25 @@ class WebsocketTransport(_Transport):
 
     async def _open(self, url: str) -> ClientConnection:
         async with asyncio.timeout(self.timeout):
-            return await connect(_with_own_key(url), compression=None)
+            return await connect(_with_own_key(url, self.key), compression=None)
 
     async def _keep(self, websocket: ClientConnection) -> None:
         """Read messages; when the connection ends, say so, and come back unless we left."""
         while True:
             try:
                 async for message in websocket:
-                    self.on_text(message if isinstance(message, str) else message.decode(errors="replace"))
+                    text = message if isinstance(message, str) else message.decode(errors="replace")
+                    if not self._took_key(text):
+                        self.on_text(text)
             except ConnectionClosed:
                 pass
             sent_away = websocket.close_code in SENT_AWAY  # removed on purpose: don't come back
             retrying = self.reconnect and not self._leaving and not sent_away
             self._open_now = False
             self.on_close(str(websocket.close_code), retrying)
+            if sent_away:
+                self.removed = removed_because(websocket.close_reason)
+                self._give_up = self.removed  # the view says so, and stops
             if self._give_up is not None:
                 self.on_give_up(self._give_up)
                 self._give_up = None
@@ -189,6 +218,14 @@ class WebsocketTransport(_Transport):
     def _opened(self, url: str) -> None:
         self._open_now = True
         self.on_open(url)
+
+    def _took_key(self, text: str) -> bool:
+        """``text`` is the server's new join key (``KEY_MESSAGE``): kept for the next connection."""
+        key = new_key_in(text)
+        if key is None:
+            return False
+        self.key = key
+        return True
 
     async def _come_back(self) -> ClientConnection | None:
         generation = self._generation
@@ -228,6 +265,7 @@ class SocketIOTransport(_Transport):
         self._return: asyncio.Task[None] | None = None
         self.sio.on("connect", self._connected_now)
         self.sio.on("disconnect", self._disconnected_now)
+        self.sio.on("key", self._took_key)
 
     def attach(self, *, on_open: Callable[[str], None], on_close: Callable[[str, bool], None]) -> None:
         self.on_open, self.on_close = on_open, on_close
@@ -245,6 +283,8 @@ class SocketIOTransport(_Transport):
     async def connect(self, url: str, *, headers: dict[str, str] | None = None) -> str | None:
         """Connect to the Socket.IO server at ``url``; ``None``, or why it can't."""
         await self.disconnect()
+        if self.removed is not None:
+            return self.removed
         self.url, self.headers, self._leaving, self._give_up = url, headers or {}, False, None
         self._generation += 1
         try:
@@ -296,12 +336,21 @@ class SocketIOTransport(_Transport):
 
     async def _open(self) -> None:
         await self.sio.connect(
-            _with_own_key(self.url),
+            self._keyed_url,  # a function: python-socketio asks it again at each reconnection
             headers=self.headers,
             auth=self.auth,  # called again at each reconnection
             transports=["websocket"],
             wait_timeout=self.timeout,
         )
+
+    def _keyed_url(self) -> str:
+        """The URL with the join key now: this kernel's server's, or the one the server handed over."""
+        return _with_own_key(self.url, self.key)
+
+    def _took_key(self, key: Any) -> None:
+        """The server's new join key (``hand_out_a_new_key``): kept for the next connection."""
+        if isinstance(key, str) and key:
+            self.key = key
 
     async def _connected_now(self) -> None:
         self._connected = True
@@ -349,14 +398,38 @@ def _stop_following(port: int, requester: str) -> None:
 PORT_HANDED_OVER.append(_stop_following)
 
 
-def _with_own_key(url: str) -> str:
-    """``url`` with the join key of this kernel's server, if it is shared and ``url`` is its address."""
+def _with_own_key(url: str, handed: str | None = None) -> str:
+    """``url`` with the join key of this kernel's server, if it is shared and ``url`` is its address;
+    else with the key the server ``handed`` over a connection, if any."""
     server = current_server()
-    if server is None or server.key is None or _port(url) != server.port:
-        return url
-    if (urlsplit(url).hostname or "").lower() not in server.app[DOORS].names:
-        return url
-    return with_key(url, server.key)
+    own = (
+        server is not None
+        and server.key is not None
+        and _port(url) == server.port
+        and (urlsplit(url).hostname or "").lower() in server.app[DOORS].names
+    )
+    if own:
+        return with_key(url, server.key)
+    return url if handed is None else with_key(url, handed)
+
+
+def removed_because(reason: str) -> str:
+    """What a client removed by the teacher (a ``SENT_AWAY`` close, with ``reason``) says."""
+    return f"Removed by the teacher: {reason or 'no reason given'}"
+
+
+def new_key_in(text: str) -> str | None:
+    """The key of a ``KEY_MESSAGE`` (``{"type": "key", "key": ...}``), or ``None`` for any other text."""
+    if not text.startswith("{") or '"key"' not in text:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.keys() != {"type", "key"} or message["type"] != "key":
+        return None
+    key = message["key"]
+    return key if isinstance(key, str) and key else None
 
 
 def _port(url: str) -> int | None:

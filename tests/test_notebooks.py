@@ -70,9 +70,11 @@ def test_a_notebook_ends_live_with_its_page_and_stops_only_on_purpose(path):
     stops = [line for source in after for line in source.splitlines() if "stop_server()" in line]
     assert stops == ["# await stop_server()"], "only the commented stop, at the end"
     assert sources[-1] == "# await stop_server()"
-    links = [source for source in sources if "page(server, " in source]
+    links = [source for source in sources if "page(server, " in source or "join_card(server" in source]
     assert links, "every notebook serves a page: it prints the page's link"
-    assert any("embed=False" in source for source in sources[last_start:]), "the page, at the end"
+    # a shared server's link holds its join key: a notebook shows it as a card, never stored
+    at_the_end = ("embed=False", "join_card(server")
+    assert any(end in source for source in sources[last_start:] for end in at_the_end), "the page, at the end"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

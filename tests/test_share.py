@@ -228,7 +228,7 @@ async def test_a_new_key_at_every_start_and_the_old_one_is_refused(shared, free_
     second = await shared("echo", port=free_port)
     assert second.key != old_key
     for key in (old_key, second.key):
-        assert len(key) == 8 and set(key) <= KEY_ALPHABET
+        assert len(key) == 22 and set(key) <= KEY_ALPHABET, "128 random bits (token_urlsafe(16))"
     assert (await handshake(with_key(second.ws_url, old_key)))[0] == 403
     assert (await handshake(second.ws_url))[0] == 101
 
@@ -316,15 +316,17 @@ def test_the_qr_code_in_a_notebook_is_an_svg_of_exactly_the_link():
     assert 'fill="#fff"' in code._repr_svg_(), "a white background: scannable on a dark theme too"
 
 
-def test_announce_displays_the_code_in_a_kernel(monkeypatch, capsys):
+def test_announce_shows_a_card_in_a_kernel_whose_saved_form_holds_no_link(monkeypatch, capsys):
     shown: list[object] = []
     monkeypatch.setattr(share, "_in_a_kernel", lambda: True)
     monkeypatch.setattr("IPython.display.display", shown.append)
-    code = share.announce("http://127.0.0.1:3000/chat.html?key=abcdEFGH")
-    assert capsys.readouterr().out == (
-        "Students open http://127.0.0.1:3000/chat.html?key=abcdEFGH (or scan the QR code below)\n"
-    )
-    assert shown == [code] and code.url == "http://127.0.0.1:3000/chat.html?key=abcdEFGH"
+    link = "http://192.168.1.20:3000/chat.html?key=abcdEFGHabcdEFGHabcdEF"
+    card = share.announce(link, "a note")
+    assert capsys.readouterr().out == "", "nothing printed: a cell's stdout is saved with the notebook"
+    assert shown == [card] and isinstance(card, share.JoinCard) and card.url == link
+    assert "192.168.1.20" not in repr(card) and "abcdEFGH" not in repr(card), "its saved text form"
+    assert f'<a href="{link}"' in card.value and "a note" in card.value, "the live widget shows it"
+    assert svg_modules(card.value) == dark_modules(segno.make_qr(link))
 
 
 def dark_modules(qr: segno.QRCode) -> set[tuple[int, int]]:
@@ -459,7 +461,7 @@ async def test_the_command_line_shares_with_a_key_and_stops_cleanly(free_port):
             f"Listening at port {free_port}",
             f"Shared at http://127.0.0.1:{free_port}/: connections need the join key.",
         ]
-        link = rf"http://127\.0\.0\.1:{free_port}/json\.html\?key=([\w-]{{8}})"
+        link = rf"http://127\.0\.0\.1:{free_port}/json\.html\?key=([\w-]{{22}})"
         match = re.fullmatch(rf"Students open ({link}) \(or scan the QR code below\)", lines[2])
         assert match, lines[2]
         link, key = match.groups()

@@ -1,7 +1,7 @@
 /**
  * The chat page: send what you type over a websocket, show what the server says.
  */
-import { keepConnected, outputLog, sentAway, showStatus, websocketUrl } from './chat-common.mjs'
+import { keepConnected, keyRefused, outputLog, sentAway, shown, showStatus, websocketUrl } from './chat-common.mjs'
 
 const form = document.getElementById('chat')
 const message = document.getElementById('message')
@@ -18,7 +18,7 @@ const websocket = keepConnected(url, {
   },
   async onMessage (data) {
     const text = await new Response(data).text()
-    outputLog(output, `Server said: ${text}`)
+    outputLog(output, `Server said: ${shown(text)}`)
   },
   onClose (wasOpen, event) {
     if (wasOpen) {
@@ -29,6 +29,11 @@ const websocket = keepConnected(url, {
       return
     }
     showStatus(status, 'Not connected to a server. Retrying...', 'disconnected')
+  },
+  checkRefusal: keyRefused, // refused for its key: say so, and stop trying
+  onRefused (why) {
+    outputLog(output, why)
+    showStatus(status, why, 'disconnected')
   }
 })
 
@@ -41,7 +46,7 @@ form.addEventListener('submit', (event) => {
     outputLog(output, 'The websocket is not connected to a server.')
   } else {
     socket.send(messageText)
-    outputLog(output, `You said: ${messageText}`)
+    outputLog(output, `You said: ${shown(messageText)}`)
     message.value = ''
   }
 })

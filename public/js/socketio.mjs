@@ -3,7 +3,7 @@
  * typing, who is online, private messages, rooms) and delivery (offsets, acks, retries).
  * Against the plain `socketio` stage only `chat message` does anything.
  */
-import { joinKey, outputLog, showStatus } from './chat-common.mjs'
+import { joinKey, keyRefused, outputLog, rememberKey, shown, showStatus } from './chat-common.mjs'
 
 const VERSION = '4.8.4' // the version pinned in package.json
 
@@ -51,6 +51,23 @@ const socket = io({
   auth: { serverOffset: 0, resumeKey }
 })
 
+// Refused for its key (none, or an old one): the page asks why, says so, and stops trying.
+socket.on('connect_error', async () => {
+  const why = await keyRefused()
+  if (why === null || socket.connected) return
+  socket.disconnect() // no more reconnection attempts
+  show(why)
+  showStatus(status, why, 'disconnected')
+})
+// The teacher gave the chat a new key (someone was removed): kept for the next connection,
+// and in the address bar, so that a reload opens the chat.
+socket.on('key', (newKey) => {
+  if (typeof newKey !== 'string') return
+  socket.io.opts.query = { ...socket.io.opts.query, key: newKey }
+  rememberKey(newKey)
+  show('The chat has a new key: this page keeps it (the address bar has it).')
+})
+
 socket.on('connect', () => {
   show('Connected.')
   showStatus(status, `Connected to ${socketioPath()}`, 'connected')
@@ -65,18 +82,19 @@ socket.on('disconnect', (reason) => {
 socket.on('chat message', (msg, serverOffset, clientOffset) => {
   if (Number.isInteger(serverOffset)) socket.auth.serverOffset = serverOffset
   if (mine.has(clientOffset)) return // our own message, replayed: shown when we sent it
-  show(String(msg))
+  show(shown(msg))
 })
-socket.on('refused', (answer) => show(`Refused: ${answer?.error ?? answer}`)) // too fast, unreadable...
-socket.on('user connected', (who) => show(`* ${who} connected`))
-socket.on('user disconnected', (who) => show(`* ${who} disconnected`))
-socket.on('nick changed', (old, now) => show(`* ${old} is now ${now}`))
-socket.on('private message', (from, text) => show(`(private) ${from}: ${text}`))
-socket.on('room message', (where, from, text) => show(`[${where}] ${from}: ${text}`))
+// What clients wrote (nicknames, texts) is `shown`: controls escaped, isolated from the line.
+socket.on('refused', (answer) => show(`Refused: ${shown(answer?.error ?? answer)}`)) // too fast...
+socket.on('user connected', (who) => show(`* ${shown(who)} connected`))
+socket.on('user disconnected', (who) => show(`* ${shown(who)} disconnected`))
+socket.on('nick changed', (old, now) => show(`* ${shown(old)} is now ${shown(now)}`))
+socket.on('private message', (from, text) => show(`(private) ${shown(from)}: ${shown(text)}`))
+socket.on('room message', (where, from, text) => show(`[${shown(where)}] ${shown(from)}: ${shown(text)}`))
 
 const typists = new Set()
 socket.on('typing', (who, isTyping) => {
-  if (isTyping) typists.add(who); else typists.delete(who)
+  if (isTyping) typists.add(shown(who)); else typists.delete(shown(who))
   typingLine.textContent = typists.size ? `${[...typists].join(', ')} typing...` : ''
 })
 
@@ -88,7 +106,7 @@ async function request (event, ...args) {
   try {
     const answer = await socket.timeout(5000).emitWithAck(event, ...args)
     if (answer && answer.error) {
-      show(`Error: ${answer.error}`)
+      show(`Error: ${shown(answer.error)}`)
       return null
     }
     return answer
@@ -108,14 +126,14 @@ async function deliver (text, tries = 4) {
   for (let i = 0; i < tries; i++) {
     try {
       const answer = await socket.timeout(5000).emitWithAck('chat message', text, clientOffset)
-      if (answer && answer.error) show(`Error: ${answer.error}`)
+      if (answer && answer.error) show(`Error: ${shown(answer.error)}`)
       if (answer && Number.isInteger(answer.id)) {
         socket.auth.serverOffset = Math.max(socket.auth.serverOffset, answer.id)
       }
       return
     } catch {} // no acknowledgement in time: send it again
   }
-  show(`Not delivered: ${text}`)
+  show(`Not delivered: ${shown(text)}`)
 }
 
 element('nick-form').addEventListener('submit', async (event) => {
@@ -125,15 +143,15 @@ element('nick-form').addEventListener('submit', async (event) => {
 })
 element('who').addEventListener('click', async () => {
   const answer = await request('who')
-  if (answer) show(`Online: ${answer.users.join(', ')}`)
+  if (answer) show(`Online: ${answer.users.map(shown).join(', ')}`)
 })
 element('room-form').addEventListener('submit', async (event) => {
   event.preventDefault()
   const answer = await request('join', room.value)
-  if (answer) show(`You joined ${answer.room}: ${answer.members.join(', ')}`)
+  if (answer) show(`You joined ${shown(answer.room)}: ${answer.members.map(shown).join(', ')}`)
 })
 element('leave').addEventListener('click', async () => {
-  if (await request('leave', room.value)) show(`You left ${room.value}`)
+  if (await request('leave', room.value)) show(`You left ${shown(room.value)}`)
 })
 
 let typing = false
@@ -151,12 +169,12 @@ element('chat').addEventListener('submit', async (event) => {
   message.value = ''
   message.dispatchEvent(new Event('input'))
   if (!target) {
-    show(`You said: ${text}`) // at once: the server does not send it back to us
+    show(`You said: ${shown(text)}`) // at once: the server does not send it back to us
     await deliver(text)
   } else if (target.startsWith('#')) {
     // shown once the server took it: a refusal ("join '#tea' first") shows instead
-    if (await request('room message', target, text)) show(`You [${target}]: ${text}`)
+    if (await request('room message', target, text)) show(`You [${shown(target)}]: ${shown(text)}`)
   } else if (await request('private message', target, text)) {
-    show(`You to ${target}: ${text}`)
+    show(`You to ${shown(target)}: ${shown(text)}`)
   }
 })

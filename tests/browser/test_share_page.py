@@ -1,5 +1,6 @@
 """A shared server's pages in a real Chromium: the link with its join key chats, without it not.
 
+Without the key, or with an old one, a page says it needs the link with its key, and stops.
 The server is shared on 127.0.0.2 (loopback, standing in for the classroom network), so the
 pages come from another address and origin than the kernel's 127.0.0.1, as a student's would.
 """
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 NETWORK = "127.0.0.2"
 OPEN = "The websocket is now open."
 REFUSAL = "Refused a connection without the join key"
+NEEDS_LINK = "This chat needs the link with its key: ask your teacher."
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -91,18 +93,40 @@ async def test_the_shared_chat_page_with_its_key_chats_with_the_teachers_widget(
     assert refusals(server) == [] and pages.errors == []
 
 
-async def test_the_chat_page_without_the_key_is_not_connected_and_the_log_says_why_once(shared, pages):
+async def stays_stopped(attempts: Callable[[], int], seconds: float = 2.5) -> None:
+    """No new attempt in ``seconds`` (the pages retry after 1, 2, 4... s): the page stopped trying."""
+    before = attempts()
+    await asyncio.sleep(seconds)
+    assert attempts() == before, f"the page kept trying: {before} attempts, then {attempts()}"
+
+
+@pytest.mark.parametrize("link", ["chat.html", "chat.html?key=not-the-key"], ids=["no key", "wrong key"])
+async def test_the_chat_page_without_its_key_says_it_needs_the_link_and_stops_trying(shared, pages, link):
     server = await shared("broadcast")
-    page = await pages.open(f"http://{NETWORK}:{server.port}/chat.html")
-    await expect(page.locator("#status")).to_have_text("Not connected to a server. Retrying...")
-    await server.log.wait_for(REFUSAL)
-    await at_least(2, lambda: len(pages.websockets), timeout=5)  # the page tried again
+    page = await pages.open(f"http://{NETWORK}:{server.port}/{link}")
+    await expect(page.locator("#status")).to_have_text(NEEDS_LINK)
+    await expect(page.locator("#output")).to_have_value(log_line(NEEDS_LINK))
+    await stays_stopped(lambda: len(pages.websockets))
+    assert len(pages.websockets) == 1, "refused once, asked why, stopped"
     await say(page, "let me in?")
     not_connected = log_line("The websocket is not connected to a server.")
     await expect(page.locator("#output")).to_have_value(not_connected)
     assert OPEN not in await page.locator("#output").input_value()
-    assert refusals(server) == [f"{REFUSAL} (or an old one)."], "once, however often the page retries"
+    assert refusals(server) == [f"{REFUSAL} (or an old one)."], "logged once"
     assert "Client connected" not in "\n".join(server.log.lines)
+
+
+async def test_a_chat_page_whose_key_was_right_then_changed_says_it_needs_the_new_link(shared, pages):
+    server = await shared("broadcast")
+    page = await pages.open(server.share_url)
+    await expect(page.locator("#output")).to_have_value(log_line(OPEN))
+    old_key = server.key
+    server = await start_server(STAGES["broadcast"](), port=server.port, quiet=True, share=True)  # a new key
+    assert server.key != old_key
+    await expect(page.locator("#output")).to_have_value(log_line("Websocket is now closed."))
+    await expect(page.locator("#status")).to_have_text(NEEDS_LINK, timeout=8_000)
+    await stays_stopped(lambda: len(pages.websockets))
+    assert (await page.locator("#output").input_value()).count(OPEN) == 1
 
 
 async def test_the_shared_socketio_page_with_its_key_chats_with_a_python_client(
@@ -133,18 +157,22 @@ async def test_the_shared_socketio_page_with_its_key_chats_with_a_python_client(
     assert refusals(server) == [] and pages.errors == []
 
 
-async def test_the_socketio_page_without_the_key_is_not_connected_and_the_log_says_why_once(
-    socketio_client_bundle, shared, pages
+@pytest.mark.parametrize(
+    "link", ["socketio.html", "socketio.html?key=not-the-key"], ids=["no key", "wrong key"]
+)
+async def test_the_socketio_page_without_its_key_says_it_needs_the_link_and_stops_trying(
+    socketio_client_bundle, shared, pages, link
 ):
     server = await shared("socketio")
-    page = await pages.open(f"http://{NETWORK}:{server.port}/socketio.html")
+    page = await pages.open(f"http://{NETWORK}:{server.port}/{link}")
     await server.log.wait_for(REFUSAL)
 
     def refused_requests() -> int:
         return sum(1 for failed in pages.failed if failed.startswith("403 ") and "/socket.io/" in failed)
 
-    await at_least(2, refused_requests, timeout=8)  # the page tried again
-    await expect(page.locator("#status")).to_have_text("Not connected.")
+    await expect(page.locator("#status")).to_have_text(NEEDS_LINK)
+    await expect(page.locator("#output")).to_have_value(log_line(NEEDS_LINK))
+    await stays_stopped(refused_requests)
     assert "Connected." not in await page.locator("#output").input_value()
-    assert refusals(server) == [f"{REFUSAL} (or an old one)."], "once, however often the page retries"
+    assert refusals(server) == [f"{REFUSAL} (or an old one)."], "logged once"
     assert "a user connected" not in server.log.lines
