@@ -19,6 +19,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from helpers.text import printable
 from helpers.waiting import Changes
 
 __all__ = ["WebsocketCLI", "websocket_cli"]
@@ -73,6 +74,9 @@ class WebsocketCLI:
         async for raw in self.process.stdout:
             line = _TERMINAL_CODES.sub("", raw.decode(errors="replace")).rstrip("\n")
             line = re.sub(r"^(?:> )+", "", line)  # the prompts it prints before reading
+            # the client escapes a message's control characters, not its bidi ones: a right-to-left
+            # override would reorder the transcript printed in the cell
+            line = printable(line)
             if line:
                 self.lines.append(line)
                 self.changes.notify()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import os
 import signal
 import sys
 import typing
@@ -22,10 +23,13 @@ from typing import Any
 
 from helpers.app import LOG, add_plumbing
 from helpers.lifecycle import DEFAULT_PORT, PortInUseError, start_server, stop_server
+from helpers.serve_checks import options_problem
 from helpers.share import ADDRESS_VARIABLE, announce
 from helpers.stages import DESCRIPTIONS, STAGES
 
-__all__ = ["Option", "main", "parse_args", "stage_options"]
+__all__ = ["Option", "check", "main", "parse_args", "refuse", "stage_options"]
+
+PROG = "python -m helpers.serve"
 
 OPTION_HELP = {
     "except_self": "leave the sender out of each message it sends to everyone",
@@ -33,8 +37,8 @@ OPTION_HELP = {
     "(default: this server's own; a list replaces it, so list this server too)",
     "db": "SQLite file that keeps the chat's messages across restarts (default: in memory); "
     "processes sharing a --message-queue share it too",
-    "message_queue": "Redis URL, e.g. redis://127.0.0.1:6390/0: one chat across every server "
-    "process on it (notebook 12)",
+    "message_queue": "Redis URL, e.g. redis://127.0.0.1:6379/0 or unix:///path/redis.sock?db=0: one chat "
+    "across every server process on it (notebook 12); on socketio-chat, with a --db file they share",
 }
 """What each ``make_app`` parameter does, for ``--help``."""
 
@@ -75,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """``--stage``, ``--host``, ``--port``, and the chosen stage's options (in ``args.options``)."""
     stages_help = "\n".join(f"  {name:18} {DESCRIPTIONS[name]}" for name in STAGES)
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.serve",
+        prog=PROG,
         description="Run one stage of the workbook's server, as `npm start` runs the original's.",
         epilog=f"stages:\n{stages_help}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -114,9 +118,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for option in given:
         if args.stage not in owners[option]:
             takers = ", ".join(owners[option])
-            parser.error(f"{option.flag} is not an option of --stage {args.stage} (it is of: {takers})")
+            refuse(parser, f"{option.flag} is not an option of --stage {args.stage} (it is of: {takers})")
     args.options = {option.name: value for option, value in given.items()}
     return args
+
+
+class CannotListen(Exception):  # noqa: N818 (what happened, said as one line)
+    """The server could not bind its address for a reason other than a port in use."""
+
+
+def refuse(parser: argparse.ArgumentParser, problem: str) -> typing.NoReturn:
+    """Exit 2 with ``problem`` on one line of stderr, as ``parser.error`` does, without the usage.
+
+    The usage of every stage's options is many lines long; the one line says what to change.
+    """
+    parser.exit(2, f"{parser.prog}: error: {problem}\n")
+
+
+def check(args: argparse.Namespace) -> str | None:
+    """What can't work in these options (``helpers.serve_checks``), found before anything listens."""
+    server_options = {"uvloop": args.uvloop, "share": args.share}
+    return options_problem(args.stage, args.host, args.port, args.options, **server_options)
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -127,9 +149,15 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # a terminal's server is no notebook's: it neither takes a port from one nor gives it up
-    server = await start_server(
-        app, host=args.host, port=args.port, quiet=True, hand_over=False, share=args.share
-    )
+    try:
+        server = await start_server(
+            app, host=args.host, port=args.port, quiet=True, hand_over=False, share=args.share
+        )
+    except PortInUseError:
+        raise
+    except OSError as exc:  # e.g. a port below 1024 without the right to bind it
+        why = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's own words name the address again
+        raise CannotListen(f"can't listen at {args.host} port {args.port}: {why}") from None
     if server.share_url is not None:
         announce(server.share_url, server.sharing.note)
     await stop.wait()
@@ -138,6 +166,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = check(args)
+    if problem is not None:  # one line and status 2, as argparse refuses an option
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 2
     try:
         if args.uvloop:
             import uvloop  # only here: the notebooks never need it
@@ -152,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except CannotListen as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -398,3 +400,218 @@ async def test_stop_process_kills_a_group_that_ignores_sigterm():
     finally:
         stop_group(process.pid, signal.SIGKILL)
         await asyncio.wait_for(process.wait(), 5)
+
+
+# Options that can't work: one line on stderr and status 2, before anything listens.
+
+PROG = "python -m helpers.serve: error: "
+
+
+async def refused(launch: Launch, *args: str) -> str:
+    """What ``python -m helpers.serve *args`` said on stderr; it must exit 2 at start, printing nothing."""
+    served = await launch(*args)
+    assert await asyncio.wait_for(served.process.wait(), 20) == 2, "it must not start"
+    assert await served.process.stdout.read() == b"", "nothing listened"
+    error = (await served.process.stderr.read()).decode()
+    assert error.startswith(PROG) and error.count("\n") == 1 and error.endswith("\n"), error
+    return error.removeprefix(PROG).rstrip("\n")
+
+
+def chat_db(path: Path, messages: int = 2000) -> Path:
+    """An SQLite file as the socketio-chat stage keeps it (notebook 09's schema), with messages."""
+    import sqlite3
+
+    from helpers.delivery import INSERT, SCHEMA
+
+    with sqlite3.connect(path) as db:
+        db.execute(SCHEMA)
+        db.executemany(INSERT, [(f"c{n}", "ada", f"message {n} " + "x" * 200) for n in range(messages)])
+    db.close()
+    return path
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
+    """Makes a file read-only even for root: ``chattr +i`` as root (undone after), 0444 otherwise."""
+    frozen: list[Path] = []
+
+    def _read_only(path: Path) -> None:
+        if os.geteuid() != 0:
+            path.chmod(0o444)
+            return
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("root ignores file modes, and chattr +i (an immutable file) is not available here")
+        frozen.append(path)
+
+    yield _read_only
+    for path in frozen:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def damaged(tmp_path: Path, size: int) -> Path:
+    """A chat database cut after ``size`` bytes (a copy interrupted, a disk full)."""
+    whole = chat_db(tmp_path / "whole.db").read_bytes()
+    cut = tmp_path / f"cut-{size}.db"
+    cut.write_bytes(whole[:size])
+    return cut
+
+
+@pytest.mark.parametrize("size", [3000, 100_000, 300_000])
+async def test_a_truncated_db_is_refused_in_one_line(launch, tmp_path, size):
+    db = damaged(tmp_path, size)
+    before = db.read_bytes()
+    error = await refused(launch, "--stage", "socketio-chat", "--db", str(db))
+    assert error == f"--db {db}: the database is damaged (cut short, or overwritten)"
+    assert db.read_bytes() == before, "left as it was"
+
+
+async def test_a_read_only_db_is_refused_instead_of_failing_every_message(launch, tmp_path, read_only):
+    db = chat_db(tmp_path / "chat.db")
+    read_only(db)
+    error = await refused(launch, "--stage", "socketio-chat", "--db", str(db))
+    assert error == f"--db {db}: read-only here: the chat could not keep a single message"
+
+
+BAD_DBS = {
+    # what is wrong: (made in tmp_path, the path to give; what the one line says after "--db PATH: ")
+    "a missing folder": (lambda tmp: tmp / "nowhere" / "chat.db", "no folder {tmp}/nowhere"),
+    "a folder": (lambda tmp: tmp, "a folder, not a file"),
+    "not a database": (
+        lambda tmp: _written(tmp / "notes.db", b"hello, not a database\n" * 10),
+        "not an SQLite database",
+    ),
+    "another program's table": (
+        lambda tmp: _other_table(tmp / "other.db"),
+        "its messages table is not the chat's (columns body, id)",
+    ),
+}
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _other_table(path: Path) -> Path:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT)")
+    db.close()
+    return path
+
+
+@pytest.mark.parametrize(("make", "says"), BAD_DBS.values(), ids=BAD_DBS.keys())
+async def test_a_db_that_cannot_work_is_refused_in_one_line(launch, tmp_path, make, says):
+    db = make(tmp_path)
+    files = sorted(tmp_path.rglob("*"))
+    error = await refused(launch, "--stage", "socketio-chat", "--db", str(db))
+    assert error == f"--db {db}: " + says.format(tmp=tmp_path)
+    assert sorted(tmp_path.rglob("*")) == files, "no file made, none removed"
+
+
+REFUSED_OPTIONS = {
+    # what is wrong: (the options after --stage, the one line after "error: ")
+    "--db without a name": (
+        ["socketio-chat", "--db", ""],
+        "--db needs a file name (or leave it out: the chat then keeps its messages in memory)",
+    ),
+    "--message-queue without --db": (
+        ["socketio-chat", "--message-queue", "redis://127.0.0.1:6390/0"],
+        "--message-queue needs --db FILE on --stage socketio-chat: the processes that share a message queue "
+        "share the chat's messages too, in one SQLite file",
+    ),
+    "--message-queue that is not Redis's": (
+        ["broadcast", "--message-queue", "http://127.0.0.1:6390/0"],
+        "--message-queue http://127.0.0.1:6390/0: not a Redis URL; e.g. redis://127.0.0.1:6379/0 or "
+        "unix:///path/redis.sock",
+    ),
+    "--message-queue with a port that is not a number": (
+        ["broadcast", "--message-queue", "redis://127.0.0.1:port/0"],
+        "--message-queue redis://127.0.0.1:port/0: not a URL (a port must be a number)",
+    ),
+    "a port out of range": (
+        ["static", "--port", "70000"], "--port 70000: a port is a number from 0 to 65535"
+    ),
+    "a host that is no address": (["static", "--host", "999.1.1.1"], "--host 999.1.1.1: no such address"),
+    "a host of another machine": (
+        ["static", "--host", "192.0.2.1"],  # TEST-NET-1: never an address of this machine
+        "--host 192.0.2.1: not an address of this machine (127.0.0.1 is; 0.0.0.0 is all of them)",
+    ),
+    "an origin with a trailing slash": (
+        ["socketio-features", "--cors-allowed-origins", "http://localhost:5173/"],
+        "--cors-allowed-origins http://localhost:5173/: not an origin; write it as a browser sends it, "
+        "scheme://host[:port] with no path or trailing /, e.g. http://localhost:5173",
+    ),
+}
+
+
+@pytest.mark.parametrize(("args", "says"), REFUSED_OPTIONS.values(), ids=REFUSED_OPTIONS.keys())
+async def test_options_that_cannot_work_are_refused_in_one_line(launch, args, says, free_port):
+    assert await refused(launch, "--port", str(free_port), "--stage", *args) == says
+
+
+async def test_a_port_without_the_right_to_bind_it_is_one_line(launch):
+    """Below 1024 without the privilege: once a traceback (``PermissionError``) at start."""
+    low = next((port for port in range(900, 1000) if _bindable_by_root(port)), None)
+    assert low is not None, "no free port below 1000"
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("root may bind any port, and setpriv (to drop that right) is missing")
+        drop = [setpriv, "--bounding-set=-net_bind_service", "--inh-caps=-net_bind_service"]
+    else:
+        drop = []
+    process = await asyncio.create_subprocess_exec(
+        *drop, sys.executable, "-m", "helpers.serve", "--port", str(low), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True, preexec_fn=die_with_parent,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 20)
+    finally:
+        if process.returncode is None:
+            await stop_process(process)
+    assert (process.returncode, out) == (2, b"")
+    assert err.decode() == f"{PROG}can't listen at 127.0.0.1 port {low}: Permission denied\n"
+
+
+def _bindable_by_root(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+async def test_a_good_db_still_starts_and_is_left_whole(launch, free_port, tmp_path):
+    db = chat_db(tmp_path / "chat.db", messages=3)
+    served = await started(launch, "--stage", "socketio-chat", "--db", str(db), "--port", str(free_port))
+    url = f"http://127.0.0.1:{free_port}/"
+    reader, heard = await sio_client(url, auth={"nick": "bob", "serverOffset": 0})
+    try:
+        for _ in range(50):
+            if len(heard) == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert [event[0] for event in heard] == [f"ada: message {n} " + "x" * 200 for n in range(3)]
+    finally:
+        await reader.disconnect()
+    await stopped(served)
+
+
+SHARE_ADDRESSES = {
+    "not an address": ("nonsense", "WORKBOOK_SHARE_ADDRESS='nonsense' is not an IP address; give one of this "
+                       "machine's, e.g. 192.168.1.20, or unset it to use the default route's"),
+    "not this machine's": ("192.0.2.7", "WORKBOOK_SHARE_ADDRESS=192.0.2.7 is not an address of this machine "
+                           "(give one, or unset)"),
+}
+
+
+@pytest.mark.parametrize(("address", "says"), SHARE_ADDRESSES.values(), ids=SHARE_ADDRESSES.keys())
+async def test_share_on_an_address_that_cannot_work_is_one_line(
+    launch, monkeypatch, free_port, address, says
+):
+    monkeypatch.setenv("WORKBOOK_SHARE_ADDRESS", address)  # the process inherits it
+    assert await refused(launch, "--stage", "json", "--share", "--port", str(free_port)) == f"--share: {says}"
