@@ -50,10 +50,12 @@ bench: setup bench/node_modules/.installed
 
 # Unit, integration and notebook tests in one run: pytest over tests/, nbval (strict) over notebooks/.
 # The notebooks' servers get a free port (WORKBOOK_PORT), so a workbook open in JupyterLab on
-# port 3000 doesn't collide with them; tests/sanitize.cfg makes ports compare equal.
+# port 3000 doesn't collide with them, below the range outgoing connections take their ports from
+# (tests/scale_support.py: quiet_port), so no client of a test can hold it first;
+# tests/sanitize.cfg makes ports compare equal.
 # A server shared on the network (share=True) shares on loopback here: WORKBOOK_SHARE_ADDRESS.
 test: setup lint
-	WORKBOOK_SHARE_ADDRESS=127.0.0.1 WORKBOOK_PORT=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+	WORKBOOK_SHARE_ADDRESS=127.0.0.1 WORKBOOK_PORT=$$($(BIN)/python -c 'from tests.scale_support import quiet_port; print(quiet_port())') \
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -11,7 +11,8 @@ need around it, without changing a line of it:
 - the doors (``_check_doors``): a foreign ``Host``, a page of another site (``Origin``), a
   connection without a shared server's join key and one connection too many are refused;
 - every open websocket in ``app[SOCKETS]``, closed with 1001 (Going Away) when the server
-  stops; no compression (a chat line is short, a compressor costs each client memory);
+  stops; no compression, as Node's socket.io (``Limits.deflate``: a chat line is short, a
+  compressor costs each client memory);
 - a handler's exception recorded, and shown at the top of the next cell.
 
 Typical use: ``start_server(app)`` calls it; ``add_plumbing(app)`` alone is for an app served
@@ -42,6 +43,7 @@ from helpers.join_keys import KEY_CHECK_PATH, WRONG_KEYS, WrongKeys
 from helpers.limits import LIMITS, RATE_LIMIT, Limits, RateLimit
 from helpers.log import ServerLog, route_prints, server_context
 from helpers.masks import require_masks
+from helpers.memory import give_back_memory_soon
 
 __all__ = [
     "DOORS",
@@ -186,12 +188,12 @@ def allow_origins(app: web.Application, *origins: str) -> web.Application:
 async def _within_server(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Handle ``request`` as this server's: what its code prints goes to its log.
 
-    A raw websocket is served uncompressed: the client's offer of permessage-deflate is not
-    passed on, so the handler's ``WebSocketResponse`` never takes it up (engine.io's websockets
-    are left as python-engineio makes them).
+    Websockets are served uncompressed (``Limits.deflate``): the client's offer of
+    permessage-deflate is not passed on, so the ``WebSocketResponse`` a handler makes (the
+    student's, or python-engineio's for Socket.IO) never takes it up.
     """
     with server_context(request.app[LOG]):
-        if "Sec-WebSocket-Extensions" in request.headers and not is_socketio(request):
+        if "Sec-WebSocket-Extensions" in request.headers and not request.app[LIMITS].deflate:
             headers = request.headers.copy()
             del headers["Sec-WebSocket-Extensions"]
             request = request.clone(headers=headers)
@@ -243,6 +245,7 @@ def _websocket_ended(app: web.Application, ws: web.WebSocketResponse, *, raw: bo
     sockets, log = app[SOCKETS], app[LOG]
     sockets.discard(ws)
     app[RATE_LIMIT].forget(ws)
+    give_back_memory_soon()  # what it was sent and never took: back to the system, not kept
     if not raw:
         return
     error = ws.exception()

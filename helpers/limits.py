@@ -19,7 +19,18 @@ client, never silent:
 - an HTTP connection that sends no whole request within ``idle`` s (slowloris): closed;
 - a Socket.IO client that lets more than ``queue`` packets wait unread: disconnected;
 - a websocket client that leaves more than ``unsent_bytes`` waiting in the server's send
-  buffer (the fast broadcast of notebook 11): dropped.
+  buffer (the fast broadcast of notebook 11): dropped; and when the clients behind leave more
+  than ``unsent_total`` waiting all together, the one furthest behind is dropped, and the next,
+  until they don't: each unsent byte is a copy in the server's memory, so a thousand clients
+  that stop reading can't take it (1 MiB each would be 1 GiB).
+
+One is a cost the server chooses not to pay: ``deflate``, per-message compression (RFC 7692,
+``permessage-deflate``), which browsers and the official clients offer on every websocket.
+Taken up, each client gets a compressor of its own (about 100 KiB of the server's memory, held
+as long as it stays) and a message sent to N clients is compressed N times: a chat's short
+lines gain little from it. So it is off, as Node's socket.io has it by default, on raw
+websockets and Socket.IO's alike; ``server.app[LIMITS].deflate = True`` takes the offers of the
+clients that connect from then on (notebook 11 measures the difference).
 
 They are per server (``app[LIMITS]``), read at each use: a cell can change them on a running
 server (``server.app[LIMITS].rate = 5``). Two are read at start: ``idle`` (aiohttp's
@@ -54,6 +65,8 @@ class Limits:
     idle: float = 5.0
     queue: int = 1000
     unsent_bytes: int = 1 << 20
+    unsent_total: int = 32 << 20
+    deflate: bool = False
 
 
 LIMITS = web.AppKey("limits", Limits)

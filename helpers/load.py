@@ -7,6 +7,10 @@ Each client reads frames straight off its connection (the header, then the paylo
 Python process can count several hundred thousand deliveries a second: the server, not the
 load, is what is measured. Progress goes to stdout as ``progress DONE TOTAL`` lines, then one
 line of JSON: deliveries, lost, out of order, seconds, deliveries/s, latency p50 and p99.
+
+With ``--deflate`` the clients offer per-message compression (permessage-deflate, RFC 7692)
+as browsers do; whether the server took it up, and how many frames came compressed, is in the
+figures (``deflate``, ``compressed``): notebook 11 measures what compression costs.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import os
 import struct
 import sys
 import time
+import zlib
 
 __all__ = ["main", "run"]
 
 HEADER = struct.Struct("!BB")
+DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"
+TAIL = b"\x00\x00\xff\xff"  # what a compressed message's sender leaves off (RFC 7692, 7.2.1)
 
 
 class Reader(asyncio.Protocol):
@@ -35,6 +42,8 @@ class Reader(asyncio.Protocol):
         self.upgraded = asyncio.get_running_loop().create_future()
         self.done = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
+        self.inflater: zlib._Decompress | None = None  # set once the server takes up deflate
+        self.compressed = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -45,11 +54,13 @@ class Reader(asyncio.Protocol):
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            status = bytes(self.buffer[:end]).split(b"\r\n", 1)[0]
+            status, _, headers = bytes(self.buffer[:end]).partition(b"\r\n")
             del self.buffer[: end + 4]
             if b" 101 " not in status:
                 self.upgraded.set_exception(ConnectionError(status.decode(errors="replace")))
                 return
+            if b"permessage-deflate" in headers.lower():
+                self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
             self.upgraded.set_result(None)
         self._frames()
 
@@ -69,7 +80,12 @@ class Reader(asyncio.Protocol):
             if len(buffer) - start < size:
                 break
             if first & 0x0F == 0x1:  # a text frame (pings and the like are not deliveries)
-                self._delivered(bytes(buffer[start : start + min(size, 40)]), now)
+                if first & 0x40 and self.inflater is not None:  # RSV1: this message is compressed
+                    self.compressed += 1
+                    text = self.inflater.decompress(bytes(buffer[start : start + size]) + TAIL)
+                    self._delivered(text[:40], now)
+                else:
+                    self._delivered(bytes(buffer[start : start + min(size, 40)]), now)
             at = start + size
         del buffer[:at]
         if self.count >= self.expected and not self.done.done():
@@ -98,26 +114,29 @@ def masked_text(text: str) -> bytes:
     return bytes((0x81, 0x80 | 126)) + size.to_bytes(2, "big") + b"\0\0\0\0" + payload
 
 
-async def connect(port: int, latencies: list[float], expected: int) -> Reader:
+async def connect(port: int, latencies: list[float], expected: int, deflate: bool = False) -> Reader:
     loop = asyncio.get_running_loop()
     _, reader = await loop.create_connection(lambda: Reader(latencies, expected), "127.0.0.1", port)
     key = base64.b64encode(os.urandom(16)).decode()
+    offer = f"Sec-WebSocket-Extensions: {DEFLATE_OFFER}\r\n" if deflate else ""
     assert reader.transport is not None
     reader.transport.write(
         f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n".encode()
     )
     await asyncio.wait_for(reader.upgraded, 10)
     return reader
 
 
-async def run(port: int, clients: int, messages: int, size: int = 64, timeout: float = 20.0) -> dict:
+async def run(
+    port: int, clients: int, messages: int, size: int = 64, timeout: float = 20.0, deflate: bool = False
+) -> dict:
     """Connect ``clients``, send ``messages`` round-robin, wait for every delivery; the figures."""
     latencies: list[float] = []
     readers: list[Reader] = []
     for start in range(0, clients, 50):  # 50 at a time: a burst of 1,000 can overflow a backlog
         readers += await asyncio.gather(
-            *(connect(port, latencies, messages) for _ in range(min(50, clients - start)))
+            *(connect(port, latencies, messages, deflate) for _ in range(min(50, clients - start)))
         )
     expected = clients * messages
     started = time.perf_counter()
@@ -142,6 +161,8 @@ async def run(port: int, clients: int, messages: int, size: int = 64, timeout: f
         "seconds": seconds, "deliveries_per_s": delivered / seconds,
         "p50_ms": 1000 * ordered[len(ordered) // 2] if ordered else None,
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)] if ordered else None,
+        "deflate": all(r.inflater is not None for r in readers),
+        "compressed": sum(r.compressed for r in readers),
     }
 
 
@@ -157,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--size", type=int, default=64, help="bytes per message (at least the header)")
+    parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate, as browsers do")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.port, args.clients, args.messages, args.size))
+    result = asyncio.run(run(args.port, args.clients, args.messages, args.size, deflate=args.deflate))
     print(json.dumps(result), flush=True)
     return 0
 

@@ -14,11 +14,13 @@ import asyncio
 import json
 import statistics
 import sys
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
+import psutil
 from aiohttp import web
 from IPython.display import display
 
@@ -49,29 +51,54 @@ class Run:
 
 
 async def run_load(
-    server: RunningServer, *, clients: int, messages: int, label: str = "load"
+    server: RunningServer, *, clients: int, messages: int, label: str = "load", deflate: bool = False
 ) -> dict[str, Any]:
-    """``clients`` clients, ``messages`` messages sent round-robin, all to all; with a progress bar."""
+    """``clients`` clients, ``messages`` messages sent round-robin, all to all; with a progress bar.
+
+    ``deflate=True``: the clients offer per-message compression, as browsers do. The figures
+    also say how much this process (the kernel, where the server runs) grew meanwhile, at most:
+    ``server_memory_mb``.
+    """
     bar = widgets.IntProgress(value=0, min=0, max=clients * messages, description=label)
     display(bar)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "helpers.load", "--port", str(server.port),
-        "--clients", str(clients), "--messages", str(messages),
+        "--clients", str(clients), "--messages", str(messages), *(["--deflate"] if deflate else []),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert process.stdout is not None
     result: dict[str, Any] | None = None
-    async with asyncio.timeout(LOAD_SECONDS + 20):  # + connecting, and the generator's own wait
-        async for line in process.stdout:
-            if line.startswith(b"progress "):
-                bar.value = int(line.split()[1])
-            elif line.startswith(b"{"):
-                result = json.loads(line)
-        _, errors = await process.communicate()
+    memory = asyncio.create_task(_growth())
+    try:
+        async with asyncio.timeout(LOAD_SECONDS + 20):  # + connecting, and the generator's own wait
+            async for line in process.stdout:
+                if line.startswith(b"progress "):
+                    bar.value = int(line.split()[1])
+                elif line.startswith(b"{"):
+                    result = json.loads(line)
+            _, errors = await process.communicate()
+    finally:
+        memory.cancel()
+    if result is not None:
+        result["server_memory_mb"] = _GROWTH.get(memory, 0.0)
     if result is None:
         raise RuntimeError(f"the load generator failed: {errors.decode(errors='replace').strip()[-300:]}")
     bar.value, bar.bar_style = result["deliveries"], "success" if result["lost"] == 0 else "danger"
     return result
+
+
+_GROWTH: weakref.WeakKeyDictionary[asyncio.Task, float] = weakref.WeakKeyDictionary()
+
+
+async def _growth(every: float = 0.01) -> None:
+    """Until cancelled: how far this process's resident memory rose above where it began (MB)."""
+    me = psutil.Process()
+    start = me.memory_info().rss
+    task = asyncio.current_task()
+    assert task is not None
+    while True:
+        _GROWTH[task] = max(_GROWTH.get(task, 0.0), (me.memory_info().rss - start) / 2**20)
+        await asyncio.sleep(every)
 
 
 async def compare(

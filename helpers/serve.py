@@ -23,6 +23,7 @@ from typing import Any
 
 from helpers.app import LOG, add_plumbing
 from helpers.lifecycle import DEFAULT_PORT, PortInUseError, start_server, stop_server
+from helpers.limits import LIMITS, Limits
 from helpers.serve_checks import options_problem
 from helpers.share import ADDRESS_VARIABLE, announce
 from helpers.stages import DESCRIPTIONS, STAGES
@@ -95,6 +96,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"({ADDRESS_VARIABLE} sets the address)",
     )
     parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=Limits.connections,
+        metavar="N",
+        help=f"open websockets and Socket.IO sessions the server takes at once; one more gets 503 "
+        f"(default {Limits.connections:,}; in a notebook: server.app[LIMITS].connections = N)",
+    )
+    parser.add_argument(
         "--uvloop",
         action="store_true",
         help="run on uvloop, a faster event loop (a notebook's kernel runs asyncio's own)",
@@ -137,6 +146,8 @@ def refuse(parser: argparse.ArgumentParser, problem: str) -> typing.NoReturn:
 
 def check(args: argparse.Namespace) -> str | None:
     """What can't work in these options (``helpers.serve_checks``), found before anything listens."""
+    if args.max_connections < 1:
+        return f"--max-connections {args.max_connections}: at least 1 (one client)"
     server_options = {"uvloop": args.uvloop, "share": args.share}
     return options_problem(args.stage, args.host, args.port, args.options, **server_options)
 
@@ -144,6 +155,7 @@ def check(args: argparse.Namespace) -> str | None:
 async def serve(args: argparse.Namespace) -> None:
     app = add_plumbing(STAGES[args.stage](**args.options))
     app[LOG].echo = True  # the terminal shows the server log as it is written
+    app[LIMITS].connections = args.max_connections
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

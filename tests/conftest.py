@@ -33,15 +33,15 @@ import pytest
 from aiohttp import web
 
 from helpers.lifecycle import RunningServer, start_server, stop_server
-from tests.scale_support import IN_CI, missing
+from tests.scale_support import IN_CI, missing, quiet_port
 from tests.scale_support import free_port as _free_port
 
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 os.environ.setdefault("WORKBOOK_SHARE_ADDRESS", "127.0.0.1")  # before nbval starts any kernel
 
 
-os.environ.setdefault("WORKBOOK_REDIS_PORT", str(_free_port()))
-os.environ.setdefault("WORKBOOK_NGINX_PORT", str(_free_port()))
+os.environ.setdefault("WORKBOOK_REDIS_PORT", str(quiet_port()))
+os.environ.setdefault("WORKBOOK_NGINX_PORT", str(quiet_port()))
 
 SKIPPED_MIME_TYPES = ("text/html", "image/svg+xml")
 

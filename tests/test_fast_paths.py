@@ -8,6 +8,7 @@ that vanished.
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 import socketio
@@ -16,7 +17,7 @@ from aiohttp import WSMsgType
 from aiohttp._websocket.writer import WebSocketWriter
 
 from helpers import load
-from helpers.app import LIMITS, SOCKETS
+from helpers.app import LIMITS, SOCKETS, transport_of
 from helpers.sio import SIO, quiet_logger, socketio_server_of
 from helpers.sio_fanout import FanoutManager
 from helpers.stages import broadcast as readable_stage
@@ -128,6 +129,71 @@ async def test_a_client_over_its_unsent_bytes_is_dropped_at_once(serve):
     assert got == [f"{n:03}" for n in range(200)]
     assert server.log.errors == []
     reader.close()
+
+
+async def _stalled_and_a_reader(
+    server, stalled: int
+) -> tuple[list[RawWebsocket], websockets.ClientConnection]:
+    """``stalled`` clients that stop reading at once (small socket buffers), and one that reads."""
+    peers = [await RawWebsocket.connect(server.port, receive_buffer=4096) for _ in range(stalled)]
+    for peer in peers:
+        peer.stop_reading()
+    await server.log.wait_for(f"Client connected ({stalled} open)")
+    for ws in server.app[SOCKETS]:  # the server's side takes little too: the rest waits in Python
+        transport_of(ws).get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    reader = await websockets.connect(server.ws_url, max_size=None)
+    await server.log.wait_for(f"Client connected ({stalled + 1} open)")
+    return peers, reader
+
+
+def _copies(server) -> int:
+    """Bytes the server's transports hold for their clients: each one a copy of its own."""
+    return sum(t.get_write_buffer_size() for ws in server.app[SOCKETS] if (t := transport_of(ws)))
+
+
+async def test_clients_that_stop_reading_hold_no_copies_of_what_waits(serve):
+    """Issue 20: 980 stalled clients held 466 MB. Frames wait shared; a transport keeps one batch."""
+    server = await serve(fast_broadcast.make_app())
+    server.app[LIMITS].unsent_bytes = 10_000_000  # none is dropped for what it holds
+    peers, reader = await _stalled_and_a_reader(server, 20)
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            most = max(most, _copies(server))
+            await asyncio.sleep(0.001)
+
+    watcher = asyncio.create_task(watch())
+    for n in range(60):  # 60 × 20 kB: 1.2 MB for each client, far more than its sockets take
+        fast_broadcast_function(server.app, list(server.app[SOCKETS]), f"{n:02}" + "x" * 20_000)
+        await asyncio.sleep(0.002)
+    got = [(await asyncio.wait_for(reader.recv(), 10))[:2] for _ in range(60)]
+    watcher.cancel()
+    assert got == [f"{n:02}" for n in range(60)]
+    assert most <= 20 * fast_broadcast.BATCH, f"{most:,} bytes of copies for 20 stalled clients"
+    for peer in peers:
+        peer.close()
+    await reader.close()
+
+
+async def test_slow_clients_together_are_held_to_unsent_total(serve, monkeypatch):
+    """Each under its own limit, its timeout far away: the total alone drops them, furthest first."""
+    monkeypatch.setattr(fast_broadcast, "SLOW_CLIENT_TIMEOUT", 60.0)
+    server = await serve(fast_broadcast.make_app())
+    limits, behind = server.app[LIMITS], server.app[fast_broadcast.OUTBOX].behind
+    limits.unsent_bytes, limits.unsent_total = 10_000_000, 1_000_000
+    peers, reader = await _stalled_and_a_reader(server, 10)
+    for n in range(100):  # 2 MB for each: under its own limit, 20 MB for all of them
+        await reader.send(f"{n:03}" + "x" * 20_000)
+    await server.log.wait_for("Dropped a client that stopped reading.")
+    await asyncio.sleep(0.05)  # a few of room's looks
+    assert 0 < sum(behind.unsent.values()) <= limits.unsent_total, "the rest hold no more than the total"
+    for peer in peers:  # the rest leave: the senders wait for nobody any more
+        peer.close()
+    got = [(await asyncio.wait_for(reader.recv(), 10))[:3] for _ in range(100)]
+    assert got == [f"{n:03}" for n in range(100)]
+    await reader.close()
 
 
 # --- Socket.IO: FanoutManager ---------------------------------------------------------------

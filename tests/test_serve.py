@@ -534,6 +534,9 @@ REFUSED_OPTIONS = {
         ["static", "--port", "70000"], "--port 70000: a port is a number from 0 to 65535"
     ),
     "a host that is no address": (["static", "--host", "999.1.1.1"], "--host 999.1.1.1: no such address"),
+    "no connection at all": (
+        ["echo", "--max-connections", "0"], "--max-connections 0: at least 1 (one client)"
+    ),
     "a host of another machine": (
         ["static", "--host", "192.0.2.1"],  # TEST-NET-1: never an address of this machine
         "--host 192.0.2.1: not an address of this machine (127.0.0.1 is; 0.0.0.0 is all of them)",
@@ -549,6 +552,17 @@ REFUSED_OPTIONS = {
 @pytest.mark.parametrize(("args", "says"), REFUSED_OPTIONS.values(), ids=REFUSED_OPTIONS.keys())
 async def test_options_that_cannot_work_are_refused_in_one_line(launch, args, says, free_port):
     assert await refused(launch, "--port", str(free_port), "--stage", *args) == says
+
+
+async def test_max_connections_sets_the_cap(launch, free_port):
+    """Issue 20: the 1,000-connection cap had no command-line option."""
+    served = await launch("--stage", "echo", "--port", str(free_port), "--max-connections", "2")
+    assert await served.read_line() == f"Listening at port {free_port}"
+    url = f"ws://127.0.0.1:{free_port}/"
+    async with websockets.connect(url), websockets.connect(url):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(url)
+        assert refused.value.response.status_code == 503
 
 
 async def test_a_port_without_the_right_to_bind_it_is_one_line(launch):

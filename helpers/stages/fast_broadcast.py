@@ -34,56 +34,92 @@ SLOW_CLIENT_TIMEOUT = 1.0  # seconds a client may stay behind before it is dropp
 
 
 class Behind:
-    """The clients with more than ``BEHIND`` bytes unsent, and since when."""
+    """The clients with more than ``BEHIND`` bytes unsent: how many, and since when (``room``)."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app, self.since = app, {}
+    def __init__(self, app: web.Application, waiting: dict[web.WebSocketResponse, int]) -> None:
+        self.app, self.waiting, self.unsent, self.since = app, waiting, {}, {}
 
-    def note(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
-        if transport.get_write_buffer_size() > self.app[LIMITS].unsent_bytes:
+    def note(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> bool:
+        """Count what ``ws`` has not been sent yet (in the outbox, in its transport); behind?"""
+        unsent = self.waiting.get(ws, 0) + transport.get_write_buffer_size()
+        if unsent > self.app[LIMITS].unsent_bytes:
             self.drop(ws, transport)  # far behind: it stopped reading
-        elif transport.get_write_buffer_size() > BEHIND:
-            self.since.setdefault(ws, asyncio.get_running_loop().time())
+        elif unsent > BEHIND:
+            self.unsent[ws] = unsent
+        else:
+            self.forget(ws)
+        return ws in self.unsent
 
-    def drop(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
-        self.app[LOG].once("slow", "Dropped a client that stopped reading.")
+    def forget(self, ws: web.WebSocketResponse) -> None:
+        self.unsent.pop(ws, None)
         self.since.pop(ws, None)
-        transport.abort()  # it could not even take a close frame
+
+    def drop(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        self.app[LOG].once("slow", "Dropped a client that stopped reading.")
+        self.forget(ws)
+        if transport is not None:
+            transport.abort()  # it could not even take a close frame
 
 
 async def room(behind: Behind) -> None:
     """Return once no client is behind: caught up, gone, or dropped."""
-    while behind.since:
+    while behind.unsent:
         await asyncio.sleep(0.01)
         now = asyncio.get_running_loop().time()
-        for ws, since in list(behind.since.items()):
+        for ws in list(behind.unsent):
             transport = transport_of(ws)
-            if transport is None or transport.is_closing() or transport.get_write_buffer_size() <= BEHIND:
-                behind.since.pop(ws, None)
-            elif now - since > SLOW_CLIENT_TIMEOUT:
+            if transport is None or transport.is_closing():
+                behind.forget(ws)  # gone
+            elif behind.note(ws, transport) and now - behind.since.setdefault(ws, now) > SLOW_CLIENT_TIMEOUT:
                 behind.drop(ws, transport)
+        while sum(behind.unsent.values()) > behind.app[LIMITS].unsent_total:
+            furthest = max(behind.unsent, key=behind.unsent.__getitem__)  # together too much: it goes
+            behind.drop(furthest, transport_of(furthest))
+
+
+BATCH = 64 * 1024  # bytes written to a connection at once (a longer frame goes alone)
 
 
 class Outbox:
-    """Frames for each client, written at the end of this turn of the loop: one write each."""
+    """Frames for each client, written once this turn of the loop ends: a few in one write.
+
+    A connection that still holds bytes it was given gets no more: its frames wait here, the
+    same bytes for every client, and the outbox looks again a millisecond later.
+    """
 
     def __init__(self, app: web.Application) -> None:
         self.waiting: dict[web.WebSocketResponse, list[bytes]] = {}
-        self.behind = Behind(app)
+        self.sizes: dict[web.WebSocketResponse, int] = {}  # bytes waiting, per client
+        self.behind = Behind(app, self.sizes)
+        self.flushing = False  # a flush is due
 
     def put(self, ws: web.WebSocketResponse, frame: bytes) -> None:
-        if not self.waiting:  # the first frame of this turn: write them all once it ends
+        if not self.flushing:  # write them all once this turn ends
             asyncio.get_running_loop().call_soon(self.flush)
+            self.flushing = True
         self.waiting.setdefault(ws, []).append(frame)
+        self.sizes[ws] = self.sizes.get(ws, 0) + len(frame)
 
     def flush(self) -> None:
-        waiting, self.waiting = self.waiting, {}
-        for ws, frames in waiting.items():
+        self.flushing = False
+        for ws, frames in list(self.waiting.items()):
             transport = transport_of(ws)  # helpers.app: the connection under this websocket
             if ws.closed or transport is None or transport.is_closing():
-                continue  # it left, or is closing: no frame may follow a close frame
-            transport.write(b"".join(frames))
+                del self.waiting[ws], self.sizes[ws]  # it left or is closing: no frame may follow a close
+                continue
+            while frames and transport.get_write_buffer_size() == 0:  # it took all it was given
+                size = count = 0
+                while count < len(frames) and (count == 0 or size + len(frames[count]) <= BATCH):
+                    size, count = size + len(frames[count]), count + 1
+                transport.write(b"".join(frames[:count]))
+                del frames[:count]
+                self.sizes[ws] -= size
             self.behind.note(ws, transport)
+            if not frames:
+                del self.waiting[ws], self.sizes[ws]
+        if self.waiting:  # some connections are busy: look again soon
+            asyncio.get_running_loop().call_later(0.001, self.flush)
+            self.flushing = True
 
 
 OUTBOX = web.AppKey("outbox", Outbox)
