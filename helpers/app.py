@@ -30,6 +30,7 @@ import secrets
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +42,7 @@ from helpers.admission import SessionCounter, own_machine, share_of
 from helpers.headers import add_security_headers
 from helpers.join_keys import KEY_CHECK_PATH, WRONG_KEYS, WrongKeys
 from helpers.limits import LIMITS, RATE_LIMIT, Limits, RateLimit
-from helpers.log import ServerLog, route_prints, server_context
+from helpers.log import CURRENT_LOG, ServerLog, route_prints
 from helpers.masks import require_masks
 from helpers.memory import give_back_memory_soon
 
@@ -167,9 +168,10 @@ def add_plumbing(app: web.Application) -> web.Application:
     app[RATE_LIMIT] = RateLimit(app[LIMITS], log=app[LOG].once)
     app[SESSION_COUNTERS] = []
     app[WRONG_KEYS] = WrongKeys()
-    app.middlewares[0:0] = [
-        _within_server, _check_doors, _answer_key_check, _follow_websocket, _record_errors
-    ]
+    app[_UNMASKED] = partial(
+        app[LOG].once, "unmasked", "Closed a client's connection (1002): it sent an unmasked frame."
+    )
+    app.middlewares.insert(0, _plumbing)
     app.on_response_prepare.append(_track_websocket)
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(_note_raw_websocket)
@@ -185,23 +187,52 @@ def allow_origins(app: web.Application, *origins: str) -> web.Application:
 
 
 @web.middleware
-async def _within_server(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Handle ``request`` as this server's: what its code prints goes to its log.
+async def _plumbing(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The plumbing around every request, in one middleware: one frame waits per open websocket.
 
-    Websockets are served uncompressed (``Limits.deflate``): the client's offer of
-    permessage-deflate is not passed on, so the ``WebSocketResponse`` a handler makes (the
-    student's, or python-engineio's for Socket.IO) never takes it up.
+    In order: the request runs as this server's (what its code prints goes to its log); the
+    doors (``_check_doors``); ``KEY_CHECK_PATH`` answered (``_answer_key_check``); a raw
+    websocket served uncompressed (``_without_extensions``, unless ``Limits.deflate``); the
+    handler's exception recorded;
+    a websocket it opened followed until it ends (``_websocket_ended``).
     """
-    with server_context(request.app[LOG]):
-        if "Sec-WebSocket-Extensions" in request.headers and not request.app[LIMITS].deflate:
-            headers = request.headers.copy()
-            del headers["Sec-WebSocket-Extensions"]
-            request = request.clone(headers=headers)
+    log = request.app[LOG]
+    if CURRENT_LOG.get() is not log:  # aiohttp runs each request in a task of its own, on a copy
+        CURRENT_LOG.set(log)  # of the context: set for this request only (no reset needed)
+    _check_doors(request)
+    if request.path == KEY_CHECK_PATH:
+        return _answer_key_check(request)
+    if "Sec-WebSocket-Extensions" in request.headers and not request.app[LIMITS].deflate \
+            and not is_socketio(request):  # engine.io's refuses it itself (helpers.sio_frames)
+        request = _without_extensions(request)
+    try:
         return await handler(request)
+    except (web.HTTPException, asyncio.CancelledError):
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # a path segment no file can have (over 255 bytes)
+            raise web.HTTPNotFound() from None
+        log.error(f"{request.method} {request.path}", exc)
+        raise
+    except Exception as exc:
+        log.error(f"{request.method} {request.path}", exc)
+        raise
+    finally:
+        ws = request.get(_WEBSOCKET)
+        if ws is not None:  # when a raw websocket's handler returns, the log says the client left
+            _websocket_ended(request.app, ws, raw=not is_socketio(request))
 
 
-@web.middleware
-async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResponse:
+def _without_extensions(request: web.Request) -> web.Request:
+    """Raw websockets are served uncompressed, as Node's socket.io does (``Limits.deflate``): the
+    client's offer of permessage-deflate is not passed on, so the ``WebSocketResponse`` the
+    student's handler makes never takes it up."""
+    headers = request.headers.copy()
+    del headers["Sec-WebSocket-Extensions"]
+    return request.clone(headers=headers)
+
+
+def _check_doors(request: web.Request) -> None:
     """Refuse a foreign ``Host`` (403), a websocket from a foreign page's ``Origin`` or without the
     join key of a shared server (403), and one more connection than a full server takes (503)."""
     try:
@@ -223,22 +254,6 @@ async def _check_doors(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPException as refusal:
         refusal.force_close()  # a refused client can't hoard connections (and files) by keeping them
         raise
-    return await handler(request)
-
-
-@web.middleware
-async def _follow_websocket(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A websocket the request opens (ours, or engine.io's) is in ``app[SOCKETS]`` until it ends.
-
-    When a raw websocket's handler returns, the log says the client left, and why when it was
-    the server's doing: a message over ``max_msg_size`` (1009), or no answer to the heartbeat.
-    """
-    try:
-        return await handler(request)
-    finally:
-        ws = request.get(_WEBSOCKET)
-        if ws is not None:
-            _websocket_ended(request.app, ws, raw=not is_socketio(request))
 
 
 def _websocket_ended(app: web.Application, ws: web.WebSocketResponse, *, raw: bool) -> None:
@@ -331,6 +346,8 @@ async def _track_websocket(request: web.Request, response: web.StreamResponse) -
         sockets.add(response)
         if request.transport is not None:
             _TRANSPORTS[response] = request.transport
+            # masked frames only from now on: the 101 is not sent yet, so every frame is watched
+            require_masks(request.transport, _is_websocket, request.app[_UNMASKED])
         if not is_socketio(request):
             request.app[LOG](f"Client connected ({len(sockets)} open).")
 
@@ -367,14 +384,11 @@ def _check_key(request: web.Request, key: str) -> None:
     raise web.HTTPForbidden(text=NEEDS_KEY)
 
 
-@web.middleware
-async def _answer_key_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+def _answer_key_check(request: web.Request) -> web.Response:
     """``GET KEY_CHECK_PATH?key=...``: 204 when that key opens the door, else 403 (or 429).
 
     A page whose websocket failed asks here why: a browser shows it no handshake's status.
     """
-    if request.path != KEY_CHECK_PATH:
-        return await handler(request)
     key = request.app[DOORS].key
     if key is not None:
         _check_key(request, key)
@@ -405,27 +419,6 @@ def _trusted(origin: str, host: str, request: web.Request, doors: Doors, proxied
     # behind a load balancer on this machine (nginx, notebook 12) the page and the Host name
     # the balancer's port: the page came from the address the request was sent to
     return (parts.port or 80) == local_port or parts.netloc.lower() == host.lower()
-
-
-@web.middleware
-async def _record_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Put a handler's exception in the server log, where the next cell reports it.
-
-    aiohttp then answers 500 (or ends the websocket) and logs it too, to the runner's
-    logger, which ``start_server`` points at this same log (recorded once).
-    """
-    try:
-        return await handler(request)
-    except (web.HTTPException, asyncio.CancelledError):
-        raise
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:  # a path segment no file can have (over 255 bytes)
-            raise web.HTTPNotFound() from None
-        request.app[LOG].error(f"{request.method} {request.path}", exc)
-        raise
-    except Exception as exc:
-        request.app[LOG].error(f"{request.method} {request.path}", exc)
-        raise
 
 
 async def _close_websockets(app: web.Application) -> None:
@@ -468,15 +461,16 @@ def transport_of(ws: web.WebSocketResponse) -> asyncio.Transport | None:
 
 def _admit(request: web.Request, wants_websocket: bool) -> None:
     """Let one more connection in if there is room (``_refuse_when_full``); a websocket then
-    takes masked frames only (``helpers.masks``: an unmasked one fails it with 1002)."""
+    takes masked frames only (``helpers.masks``: an unmasked one fails it with 1002), from
+    when it is prepared (``_track_websocket``)."""
     _refuse_when_full(request)
-    if wants_websocket and request.transport is not None:
-        log = request.app[LOG]
-        require_masks(
-            request.transport,
-            lambda: websocket_of(request) is not None,
-            lambda: log.once("unmasked", "Closed a client's connection (1002): it sent an unmasked frame."),
-        )
+
+
+def _is_websocket() -> bool:
+    return True  # require_masks is called when the websocket is prepared
+
+
+_UNMASKED = web.AppKey("log an unmasked frame", Callable[[], None])
 
 
 def _refusal(text: str, retry_after: int) -> web.HTTPServiceUnavailable:

@@ -58,7 +58,10 @@ SECURITY_HEADERS = {
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """aiohttp's ``on_response_prepare`` signal: every response gets ``SECURITY_HEADERS``.
 
-    A handler that set one of them itself keeps its own.
+    A handler that set one of them itself keeps its own. A websocket's handshake (101) gets
+    none: it is no document, and each header would stay in memory as long as its connection.
     """
+    if response.status == 101:
+        return
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)

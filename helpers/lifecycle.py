@@ -245,7 +245,8 @@ async def open_server(
         await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
-        await site.start()
+        with server_context(app[LOG]):  # its connections' tasks start in this context: the server's
+            await site.start()
     except OSError as exc:
         await runner.cleanup()
         if exc.errno == errno.EADDRINUSE:
@@ -266,7 +267,8 @@ async def _share(server: RunningServer, sharing: Sharing) -> None:
     """Listen on the network address too, on the same port: a second site of the same runner."""
     if also_listen(server.host, sharing):
         try:
-            await web.TCPSite(server.runner, sharing.address, server.port).start()
+            with server_context(server.app[LOG]):
+                await web.TCPSite(server.runner, sharing.address, server.port).start()
         except OSError as exc:
             await server.runner.cleanup()
             if exc.errno == errno.EADDRINUSE:

@@ -32,6 +32,8 @@ PROTOCOL_ERROR_FRAME = struct.pack("!BBH", 0x88, 2 + len(_WHY), 1002) + _WHY
 class FrameHeaders:
     """Follows websocket frame boundaries in a byte stream, cut anywhere: where an unmasked frame starts."""
 
+    __slots__ = ("_header", "_payload_left")
+
     def __init__(self) -> None:
         self._header = bytearray()  # the current frame's header, as far as it came
         self._payload_left = 0
@@ -73,6 +75,8 @@ class FrameHeaders:
 
 class MaskedFramesOnly(asyncio.Protocol):
     """aiohttp's protocol for one connection, behind a watcher of its frames' masks."""
+
+    __slots__ = ("inner", "transport", "is_websocket", "on_refused", "frames", "failed")
 
     def __init__(
         self,

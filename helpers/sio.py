@@ -39,7 +39,7 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial, wraps
 from pathlib import Path
@@ -66,6 +66,7 @@ from helpers.app import (
 from helpers.limits import Limits, RateLimit
 from helpers.protocol import MAX_DEPTH, nesting
 from helpers.sio_fanout import FanoutManager
+from helpers.sio_frames import use_batched_websockets
 from helpers.sio_redis import share_through_redis as _share_through_redis
 from helpers.sio_sessions import SESSIONS, Sessions
 
@@ -149,6 +150,7 @@ def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
     app[NOTICES] = RateLimit(Limits(rate=1, burst=1))
     app[SOCKETIO_PREFIX] = _prefix(app, sio)
     if first:
+        use_batched_websockets(sio.eio)  # a turn's frames to a client in one write (helpers.sio_frames)
         _track_background_tasks(sio)
         _guard_events(sio)
         _follow_sessions(sio)
@@ -621,11 +623,13 @@ leave the session marked as upgrading, its polls answered with noops and nothing
 
 
 @web.middleware
-async def _one_websocket_per_session(request: web.Request, handler: Handler) -> web.StreamResponse:
+def _one_websocket_per_session(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """A session upgrades once: another websocket for the same ``sid`` is refused (400).
 
     engine.io waits for each upgrade's probe without a limit, so without this one session
-    could hold any number of websockets open, past the connection cap.
+    could hold any number of websockets open, past the connection cap. A plain function, not a
+    coroutine: it hands aiohttp the handler's own coroutine, so no frame of it waits while a
+    websocket is open.
     """
     sid = request.query.get("sid")
     if sid is not None and is_socketio(request):
@@ -633,7 +637,7 @@ async def _one_websocket_per_session(request: web.Request, handler: Handler) -> 
             existing = request.app[UPGRADES].get(sid)
             if existing is not None and not existing.closed:
                 raise web.HTTPBadRequest(text="This session has a websocket already.\n")
-    return await handler(request)
+    return handler(request)
 
 
 async def _answer_unreadable_frames(request: web.Request, response: web.StreamResponse) -> None:

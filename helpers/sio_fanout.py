@@ -11,8 +11,16 @@ clients (its Redis and Kafka managers plug in there too), so nothing private is 
 
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=FanoutManager())
 
-A slow client is still held to ``Limits.queue`` by ``helpers.sio``'s backlog watcher: its
-packets wait in the same engine.io queue as before.
+To a client on a websocket with nothing waiting in its engine.io queue, the packet goes
+further: its frame, built once for all, joins what that connection writes at the end of this
+turn of the loop (``helpers.sio_frames``), without a queue, a task or a frame per client.
+Measured with ``bench/load.mjs``, 100 clients: 120-140 k deliveries/s before, 220-270 k after.
+A client with packets still queued (or one behind in its reading) gets the packet through
+engine.io, after them: each client's packets stay in order.
+
+A slow client is still held to ``Limits.queue`` by ``helpers.sio``'s backlog watcher: once its
+connection holds ``helpers.sio_frames.HIGH_WATER`` bytes unsent, its packets wait in the same
+engine.io queue as before.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet
+
+from helpers.sio_frames import batched_websocket_of, text_frame
 
 __all__ = ["FanoutManager"]
 
@@ -47,11 +57,19 @@ class FanoutManager(socketio.AsyncManager):
             eio_packet.Packet(eio_packet.MESSAGE, part)
             for part in (encoded if isinstance(encoded, list) else [encoded])
         ]
+        # one frame for every client on a websocket whose engine.io queue is empty (helpers.sio_frames)
+        only = eio_packets[0].encode() if len(eio_packets) == 1 else None
+        frame = text_frame(only) if isinstance(only, str) else None
         # a copy: a client whose send finds it gone (ping timeout) leaves the room meanwhile
         for sid, eio_sid in list(self.get_participants(namespace, room)):
-            if sid not in skip:
-                for eio_pkt in eio_packets:
-                    await self.server.eio.send_packet(eio_sid, eio_pkt)
+            if sid in skip:
+                continue
+            if frame is not None:
+                ws = batched_websocket_of(eio_sid)
+                if ws is not None and ws.take(frame):
+                    continue
+            for eio_pkt in eio_packets:
+                await self.server.eio.send_packet(eio_sid, eio_pkt)
         return None
 
 

@@ -15,6 +15,7 @@ import socketio
 import websockets
 from aiohttp import WSMsgType
 from aiohttp._websocket.writer import WebSocketWriter
+from engineio import packet as eio_packet
 
 from helpers import load
 from helpers.app import LIMITS, SOCKETS, transport_of
@@ -272,6 +273,40 @@ async def test_fanout_manager_survives_a_client_that_vanished(serve):
     assert await stayer.messages(20) == [f"m{n}" for n in range(20)]
     assert server.log.errors == []
     await stayer.sio.disconnect()
+
+
+async def test_a_broadcast_frame_waits_behind_what_engineio_still_queues(serve):
+    """Issue 20: a broadcast's one frame goes straight to each websocket (``helpers.sio_frames``),
+    but only to a client with nothing waiting in engine.io's queue: a packet queued just before
+    it, that engine.io's writer has not sent yet, still arrives first."""
+    server = await serve(socketio_basic.make_app())
+    (reader,) = await _readers(server.url, 1)
+    seen: list[str] = []
+    reader.sio.on("first", lambda: seen.append("first"))
+    reader.sio.on("chat message", seen.append)
+    sio, sid = server.app[SIO], reader.sio.get_sid()
+    eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+    for n in range(50):
+        await sio.eio.send_packet(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, '2["first"]'))  # queued
+        await sio.emit("chat message", f"then {n}")  # the same turn: engine.io's writer has not run
+    async with asyncio.timeout(10):
+        while len(seen) < 100:
+            await asyncio.sleep(0.01)
+    assert seen == [item for n in range(50) for item in ("first", f"then {n}")]
+    await reader.sio.disconnect()
+
+
+async def test_socketio_broadcasts_reach_every_websocket_client_in_order(serve):
+    """100 clients on websockets, 10 senders: the direct path delivers all, in one same order."""
+    server = await serve(socketio_basic.make_app())
+    readers = await _readers(server.url, 20)
+    for n in range(200):
+        await readers[n % 10].sio.emit("chat message", f"{n % 10}:{n}")
+    got = await asyncio.gather(*(reader.messages(200) for reader in readers))
+    assert all(transcript == got[0] for transcript in got)
+    assert sorted(got[0], key=lambda text: int(text.split(":")[1])) == [f"{n % 10}:{n}" for n in range(200)]
+    for reader in readers:
+        await reader.sio.disconnect()
 
 
 # --- the load lab's load generator -----------------------------------------------------------
