@@ -80,6 +80,16 @@ async def room(behind: Behind) -> None:
 BATCH = 64 * 1024  # bytes written to a connection at once (a longer frame goes alone)
 
 
+def next_batch(frames: list[bytes], size: int) -> int:
+    """How many of ``frames`` (``size`` bytes in all) to write at once: all of them, if they fit."""
+    if size <= BATCH:
+        return len(frames)
+    count, size = 1, len(frames[0])
+    while count < len(frames) and size + len(frames[count]) <= BATCH:
+        count, size = count + 1, size + len(frames[count])
+    return count
+
+
 class Outbox:
     """Frames for each client, written once this turn of the loop ends: a few in one write.
 
@@ -89,7 +99,7 @@ class Outbox:
 
     def __init__(self, app: web.Application) -> None:
         self.waiting: dict[web.WebSocketResponse, list[bytes]] = {}
-        self.sizes: dict[web.WebSocketResponse, int] = {}  # bytes waiting, per client
+        self.sizes: dict[web.WebSocketResponse, int] = {}  # bytes waiting for a busy connection
         self.behind = Behind(app, self.sizes)
         self.flushing = False  # a flush is due
 
@@ -98,25 +108,30 @@ class Outbox:
             asyncio.get_running_loop().call_soon(self.flush)
             self.flushing = True
         self.waiting.setdefault(ws, []).append(frame)
-        self.sizes[ws] = self.sizes.get(ws, 0) + len(frame)
+        if ws in self.sizes:
+            self.sizes[ws] += len(frame)
 
     def flush(self) -> None:
         self.flushing = False
         for ws, frames in list(self.waiting.items()):
             transport = transport_of(ws)  # helpers.app: the connection under this websocket
             if ws.closed or transport is None or transport.is_closing():
-                del self.waiting[ws], self.sizes[ws]  # it left or is closing: no frame may follow a close
+                del self.waiting[ws]  # it left, or is closing: no frame may follow a close frame
+                self.sizes.pop(ws, None)
                 continue
+            size = self.sizes.get(ws) or sum(map(len, frames))
             while frames and transport.get_write_buffer_size() == 0:  # it took all it was given
-                size = count = 0
-                while count < len(frames) and (count == 0 or size + len(frames[count]) <= BATCH):
-                    size, count = size + len(frames[count]), count + 1
-                transport.write(b"".join(frames[:count]))
+                count = next_batch(frames, size)
+                batch = b"".join(frames[:count])
+                transport.write(batch)
                 del frames[:count]
-                self.sizes[ws] -= size
+                size -= len(batch)
+            if frames:
+                self.sizes[ws] = size  # busy: the rest waits here
+            else:
+                del self.waiting[ws]
+                self.sizes.pop(ws, None)
             self.behind.note(ws, transport)
-            if not frames:
-                del self.waiting[ws], self.sizes[ws]
         if self.waiting:  # some connections are busy: look again soon
             asyncio.get_running_loop().call_later(0.001, self.flush)
             self.flushing = True
