@@ -1,27 +1,42 @@
 // One load generator for both chat protocols (plain websocket and Socket.IO), so the
 // Python and Node servers are measured by the same client code.
 //
-//   node load.mjs --protocol ws|socketio --port P --clients N --mode fanout|rate|idle
+//   node load.mjs --protocol ws|socketio --port P --clients N --mode fanout|rate|idle|stalled
 //                 [--messages M] [--rate R] [--seconds S] [--size B] [--timeout T]
+//                 [--deflate on|off] [--readers R]
+//
+// --deflate on: every client offers permessage-deflate, as browsers and the official clients
+//         do by default (the server still chooses); off (the default): no client offers it.
 //
 // fanout: M messages sent as fast as possible, senders round-robin; every client must get
 //         every message (the servers echo to the sender too). Measures deliveries/s.
 // rate:   R messages/s in total for S seconds; the latency of every delivery.
 // idle:   N open connections doing nothing until stdin closes or SIGTERM (the caller
 //         measures the server's memory meanwhile).
+// stalled: the worst case of a bound on unsent bytes (ws only). Of N clients, R read and the
+//         others stop reading at once (their socket paused, never closed). Once connected it
+//         prints {"ready": true}; a line on stdin starts the run: the readers send M messages
+//         of --size bytes round-robin, all at once, and it prints {"delivered": true} once every
+//         reader has every message or lost its connection (at most --timeout s). When stdin
+//         closes, the stalled clients read again: those the server had dropped see their
+//         connection end, and the last line counts them (the caller samples the server's memory
+//         all along).
 //
-// stdout carries only the one-line result JSON; progress goes to stderr.
+// stdout carries only JSON lines, the result last (idle: a ready line first; stalled: ready,
+// then delivered); progress goes to stderr.
 // Exit 0 when the run completed (even with missing messages: the caller judges),
 // 1 on bad arguments or a connection that could not be opened.
 import WebSocket from 'ws'
 import { io } from 'socket.io-client'
 
 const USAGE = 'usage: node load.mjs --protocol ws|socketio --port P --clients N ' +
-  '--mode fanout|rate|idle [--messages M] [--rate R] [--seconds S] [--size B] [--timeout T]'
+  '--mode fanout|rate|idle|stalled [--messages M] [--rate R] [--seconds S] [--size B] [--timeout T] ' +
+  '[--deflate on|off] [--readers R]'
 const BATCH = 50 // connections opened at once: more can overflow a server's accept backlog
 const CONNECT_TIMEOUT_MS = 10_000
 const STRAGGLERS_MS = 5_000 // rate mode: how long to wait for deliveries after the last send
 const MAX_LATENCIES = 50_000_000 // 400 MB of Float64Array: beyond that, refuse the run
+const DROPPED_MS = 5_000 // stalled mode: how long the stalled clients read again, to see if they were dropped
 
 function fail (why) {
   process.stderr.write(`load.mjs: ${why}\n`)
@@ -31,17 +46,22 @@ function fail (why) {
 // ---- arguments -------------------------------------------------------------------------
 
 function parseArgs (argv) {
-  const opts = { messages: 1000, rate: 100, seconds: 10, size: 64, timeout: 60 }
+  const opts = { messages: 1000, rate: 100, seconds: 10, size: 64, timeout: 60, deflate: 'off', readers: 10 }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]
     const value = argv[i + 1]
     if (!key.startsWith('--') || value === undefined) fail(`bad argument ${key}\n${USAGE}`)
     opts[key.slice(2)] = value
   }
-  const known = ['protocol', 'port', 'clients', 'mode', 'messages', 'rate', 'seconds', 'size', 'timeout']
+  const known = ['protocol', 'port', 'clients', 'mode', 'messages', 'rate', 'seconds', 'size', 'timeout',
+    'deflate', 'readers']
   for (const key of Object.keys(opts)) if (!known.includes(key)) fail(`unknown option --${key}\n${USAGE}`)
   if (!['ws', 'socketio'].includes(opts.protocol)) fail(`--protocol must be ws or socketio\n${USAGE}`)
-  if (!['fanout', 'rate', 'idle'].includes(opts.mode)) fail(`--mode must be fanout, rate or idle\n${USAGE}`)
+  if (!['fanout', 'rate', 'idle', 'stalled'].includes(opts.mode)) {
+    fail(`--mode must be fanout, rate, idle or stalled\n${USAGE}`)
+  }
+  if (!['on', 'off'].includes(opts.deflate)) fail(`--deflate must be on or off\n${USAGE}`)
+  opts.deflate = opts.deflate === 'on'
   const positive = (name, integer) => {
     const n = Number(opts[name])
     if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
@@ -56,6 +76,9 @@ function parseArgs (argv) {
   opts.seconds = positive('seconds', false)
   opts.size = positive('size', true)
   opts.timeout = positive('timeout', false)
+  opts.readers = positive('readers', true)
+  if (opts.mode === 'stalled' && opts.protocol !== 'ws') fail('--mode stalled is for --protocol ws only')
+  if (opts.mode === 'stalled' && opts.readers > opts.clients) fail('--readers must be at most --clients')
   if (opts.mode === 'rate' && Math.round(opts.rate * opts.seconds) * opts.clients > MAX_LATENCIES) {
     fail(`rate × seconds × clients is over ${MAX_LATENCIES} deliveries: too many latencies to record`)
   }
@@ -90,7 +113,7 @@ let nLatencies = 0
 
 // Message text: `${sender} ${seq} ${sentAtMs}` padded with 'x' to --size bytes.
 function receive (client, text) {
-  if (finished) return
+  if (finished || client.paused) return
   // Two decimal numbers, each ended by a space; anything else is not one of ours.
   const len = text.length
   let i = 0
@@ -132,7 +155,9 @@ function lost (client, why) {
 // Resolves with a client { index, send(text), close(), received } once it is open.
 function connect (index) {
   return new Promise((resolve, reject) => {
-    const client = { index, received: 0, lastSeq: null, lost: false, send: null, close: null }
+    const client = {
+      index, received: 0, lastSeq: null, lost: false, paused: false, send: null, close: null, ws: null
+    }
     let open = false
     const timer = setTimeout(() => {
       client.close?.()
@@ -146,8 +171,9 @@ function connect (index) {
       reject(new Error(`client ${index}: ${error.message || error}`))
     }
     if (opts.protocol === 'ws') {
-      // No permessage-deflate offer: neither server may compress frames (see the report).
-      const ws = new WebSocket(`ws://127.0.0.1:${opts.port}/`, { perMessageDeflate: false })
+      // Offered or not as --deflate says: a browser always offers it, and the server chooses.
+      const ws = new WebSocket(`ws://127.0.0.1:${opts.port}/`, { perMessageDeflate: opts.deflate })
+      client.ws = ws
       client.send = text => ws.send(text)
       client.close = () => ws.terminate()
       client.closed = new Promise(resolve => ws.once('close', resolve))
@@ -160,7 +186,8 @@ function connect (index) {
         transports: ['websocket'],
         forceNew: true, // one engine.io connection per client, not one shared manager
         reconnection: false, // a lost connection shows up as missing messages
-        perMessageDeflate: false // as for ws: no compression offered
+        // on: the client's own default (deflate offered, as a browser's page does); off: refused
+        ...(opts.deflate ? {} : { perMessageDeflate: false })
       })
       client.send = text => socket.emit('chat message', text)
       client.close = () => socket.disconnect()
@@ -299,16 +326,76 @@ async function rate (clients) {
 }
 
 async function idle (clients) {
-  report({ mode: 'idle', protocol: opts.protocol, clients: N, ready: true })
+  report({ mode: 'idle', protocol: opts.protocol, clients: N, deflate: opts.deflate, ready: true })
   progress = () => disconnected ? `${N - disconnected}/${N} still open` : ''
-  // Hold the connections until whoever started us closes our stdin or sends SIGTERM.
-  await new Promise(resolve => {
-    process.stdin.on('end', resolve)
-    process.stdin.on('close', resolve)
-    process.stdin.on('error', resolve)
-    process.stdin.resume() // read (and discard) stdin so that 'end' comes
+  await listenToStdin().closed
+}
+
+// Idle and stalled modes hold their connections until whoever started us closes our stdin or
+// sends SIGTERM: `closed` resolves then; `line` resolves at the first line (true) or then (false).
+function listenToStdin () {
+  let sawLine = () => {}
+  const line = new Promise(resolve => { sawLine = resolve })
+  const closed = new Promise(resolve => {
+    process.stdin.setEncoding('utf8')
+    process.stdin.on('data', text => { if (text.includes('\n')) sawLine(true) })
+    for (const event of ['end', 'close', 'error']) process.stdin.on(event, resolve)
     process.on('SIGTERM', resolve)
     process.on('SIGINT', resolve)
+  })
+  closed.then(() => sawLine(false))
+  return { line, closed }
+}
+
+async function stalled (clients) {
+  const R = opts.readers
+  const M = opts.messages
+  const readers = clients.slice(0, R)
+  const stuck = clients.slice(R)
+  for (const client of stuck) {
+    client.ws.pause() // stops reading: the kernel's buffers fill, then the server's
+    client.paused = true // what ws still had read is not counted
+  }
+  const stdin = listenToStdin()
+  report({ mode: 'stalled', clients: N, readers: R, ready: true })
+  const go = await stdin.line
+  const got = () => Math.min(...readers.map(client => client.received))
+  if (go) {
+    const expected = R * M
+    progress = () => `readers received ${deliveries}/${expected}`
+    const start = performance.now()
+    // All sends in one loop, none awaited: the worst case for whatever the server buffers.
+    for (let k = 0; k < M; k++) readers[k % R].send(messageText(k % R, k))
+    // Until every reader has every message or is gone (only readers count: the others don't read).
+    const deadline = start + opts.timeout * 1000
+    while (performance.now() < deadline && !readers.every(client => client.lost || client.received >= M)) {
+      await sleep(10)
+    }
+    report({ delivered: true, seconds: round((performance.now() - start) / 1000, 3), min_per_reader: got() })
+  }
+  await stdin.closed
+  finished = true
+  // A paused client can't see its connection end: it reads again, and a dropped one meets the end
+  // of its connection after what the kernel still held for it.
+  for (const client of stuck) client.ws.resume()
+  const readersLost = readers.filter(client => client.lost).length
+  progress = () => `stalled clients: ${stuck.filter(client => client.lost).length} closed`
+  const deadline = performance.now() + DROPPED_MS
+  while (performance.now() < deadline && !stuck.every(client => client.lost)) await sleep(50)
+  report({
+    mode: 'stalled',
+    clients: N,
+    readers: R,
+    messages: M,
+    size: opts.size,
+    sent: go,
+    min_per_reader: got(),
+    every_reader_all: go && got() === M,
+    readers_disconnected: readersLost,
+    stalled: stuck.length,
+    stalled_dropped: stuck.filter(client => client.lost).length,
+    out_of_order: outOfOrder,
+    malformed
   })
 }
 
@@ -324,6 +411,6 @@ function round (x, digits) {
 }
 
 const clients = await connectAll()
-await { fanout, rate, idle }[opts.mode](clients)
+await { fanout, rate, idle, stalled }[opts.mode](clients)
 await closeAll(clients)
 process.exit(0)

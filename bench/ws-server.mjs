@@ -1,14 +1,17 @@
 // The original tutorial's broadcast server (Express + ws), kept as written there so
 // `make bench` measures the Node code the workbook's Python server is compared with.
-// Usage: node ws-server.mjs [--port 3000]
+// Usage: node ws-server.mjs [--port 3000] [--quiet]
+// --quiet leaves out the tutorial's line per message (the only change to its code), so the
+// bench also shows what that logging costs.
 import { fileURLToPath } from 'node:url'
 import express from 'express'
 import { WebSocketServer, WebSocket } from 'ws'
 
 const portArg = process.argv.indexOf('--port')
 const port = portArg === -1 ? 3000 : Number(process.argv[portArg + 1])
+const quiet = process.argv.includes('--quiet')
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error('usage: node ws-server.mjs [--port 3000]')
+  console.error('usage: node ws-server.mjs [--port 3000] [--quiet]')
   process.exit(1)
 }
 
@@ -36,12 +39,12 @@ wsServer.broadcastExceptSelf = function broadcastExceptSelf (ws, data) {
       client.send(data, { binary: false })
     }
   })
-  console.log(`Broadcasted data to ${clients} (${wsServer.clients.size}) clients.`)
+  if (!quiet) console.log(`Broadcasted data to ${clients} (${wsServer.clients.size}) clients.`)
 }
 
 wsServer.on('connection', ws => {
   ws.on('message', data => {
-    console.log(`ws got: ${data}`)
+    if (!quiet) console.log(`ws got: ${data}`)
     wsServer.broadcastExceptSelf(ws, data)
   })
 })
