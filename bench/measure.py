@@ -216,6 +216,7 @@ def end_load(held: subprocess.Popen[str]) -> str:
 @dataclass
 class Results:
     fanout: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    cpu: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # server CPU s per delivery
     missing: dict[tuple[str, int], int] = field(default_factory=dict)
     latency: dict[str, dict] = field(default_factory=dict)
     memory: dict[tuple[str, int], float | None] = field(default_factory=dict)  # None: could not open them
@@ -235,13 +236,17 @@ def measure_fanout(results: Results, servers: list[Server], rounds: int) -> None
             for round_ in range(rounds + 1):
                 for server in servers:
                     port, process = running_servers[server.name]
+                    used = cpu_seconds(process)
                     got = load(server, port, clients, "fanout", messages=messages)
                     settle_cpu(process)
+                    used = cpu_seconds(process) - used  # from the first connect to the last close
                     key = (server.name, clients)
                     results.missing[key] = results.missing.get(key, 0) + got["missing"] + got["out_of_order"]
                     if round_ == 0:
                         continue  # the warm-up: a JIT warms, caches fill
                     results.fanout.setdefault(key, []).append(got["deliveries_per_s"])
+                    if got["deliveries"]:
+                        results.cpu.setdefault(key, []).append(used / got["deliveries"])
                     say(f"  fan-out {clients:>4} clients × {messages:>4}, round {round_}/{rounds}: "
                         f"{server.name:38} {got['deliveries_per_s']:>10,.0f} deliveries/s")
 
@@ -251,6 +256,11 @@ def _all_running(servers: list[Server]) -> Iterator[dict[str, tuple[int, subproc
     """Every server at once, each on its port (idle ones take no CPU): name -> (port, process)."""
     with ExitStack() as stack:
         yield {server.name: stack.enter_context(running(server)) for server in servers}
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """The CPU time (user and system) a server's process has used so far."""
+    return sum(psutil.Process(process.pid).cpu_times()[:2])
 
 
 def settle_cpu(process: subprocess.Popen[bytes], timeout: float = 2.0) -> None:

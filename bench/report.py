@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -169,6 +170,26 @@ def fanout_rows(results: Results) -> list[str]:
     return lines
 
 
+def cpu_rows(results: Results) -> list[str]:
+    """Each server's CPU time per delivery (median, µs), and its peer's over its own."""
+    counts = [clients for clients, _ in FANOUT]
+    header = " | ".join(f"{c:,} clients × {m:,}" for c, m in FANOUT)
+    lines = [f"| server | {header} |", "|---" * (len(FANOUT) + 1) + "|"]
+    for server in SERVERS:
+        if not all((server.name, c) in results.cpu for c in counts):
+            continue
+        cells = []
+        for clients in counts:
+            mine = statistics.median(results.cpu[(server.name, clients)])
+            cell = f"{mine * 1e6:.2f} µs"
+            peers = [results.cpu.get((peer, clients)) for peer in server.peers]
+            if server.peers:
+                cell += f" ({ratios([None if p is None else statistics.median(p) / mine for p in peers])})"
+            cells.append(cell)
+        lines.append(f"| {server.name} | {' | '.join(cells)} |")
+    return lines
+
+
 def memory_cell(results: Results, server: Server, count: int) -> str:
     if (server.name, count) not in results.memory:
         return "not run"
@@ -232,6 +253,13 @@ def markdown(results: Results, rounds: int, seconds: float) -> str:
             "In brackets: the ratio to the Node peer; for the raw servers, to Node ws (original) / Node ws "
             "(no logging).", "",
             *fanout_rows(results),
+            "", "## Fan-out: the server's CPU time per delivery (median)", "",
+            "The load generator often takes a whole core (its `loader_cpu_pct` is near 100), and then "
+            "deliveries/s measure it as much as the server. The server's own CPU time, from the first "
+            "connect to the last close, divided by the deliveries, does not depend on it. In brackets: "
+            "how many times the Node peer's time this is less (above 1×: less CPU than Node's). The "
+            "system counts CPU time in ticks of 10 ms, so the 10-client figures (a few ticks) are rough.", "",
+            *cpu_rows(results),
         ]
     if results.latency:
         lines += [
