@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
@@ -152,42 +153,45 @@ def target_rows(results: Results) -> list[str]:
     return rows
 
 
-def fanout_rows(results: Results) -> list[str]:
+def per_size_rows(
+    measured: dict[tuple[str, int], list[float]], cell: Callable[[Server, int], str],
+    last: tuple[str, Callable[[Server], str]] | None = None,
+) -> list[str]:
+    """A table with a row per server measured at every fan-out size, a ``cell`` per size, and
+    an optional ``last`` column (its title, its cell)."""
     counts = [clients for clients, _ in FANOUT]
-    header = " | ".join(f"{c:,} clients × {m:,}" for c, m in FANOUT)
-    lines = [f"| server | {header} | lost or out of order |", "|---" * (len(FANOUT) + 2) + "|"]
+    titles = [f"{c:,} clients × {m:,}" for c, m in FANOUT] + ([last[0]] if last else [])
+    lines = [f"| server | {' | '.join(titles)} |", "|---" * (len(titles) + 1) + "|"]
     for server in SERVERS:
-        if not all((server.name, c) in results.fanout for c in counts):
-            continue
-        cells = []
-        for clients in counts:
-            figure = f"{results.median(server.name, clients):,.0f}"
-            if server.peers:
-                figure += f" ({ratios([ratio(results, server.name, p, clients) for p in server.peers])})"
-            cells.append(figure)
-        lost = sum(results.missing[(server.name, c)] for c in counts)
-        lines.append(f"| {server.name} | {' | '.join(cells)} | {lost} |")
+        if all((server.name, c) in measured for c in counts):
+            cells = [cell(server, clients) for clients in counts] + ([last[1](server)] if last else [])
+            lines.append(f"| {server.name} | {' | '.join(cells)} |")
     return lines
+
+
+def fanout_rows(results: Results) -> list[str]:
+    def cell(server: Server, clients: int) -> str:
+        figure = f"{results.median(server.name, clients):,.0f}"
+        if server.peers:
+            figure += f" ({ratios([ratio(results, server.name, p, clients) for p in server.peers])})"
+        return figure
+
+    def lost(server: Server) -> str:
+        return str(sum(results.missing[(server.name, c)] for c, _ in FANOUT))
+
+    return per_size_rows(results.fanout, cell, ("lost or out of order", lost))
 
 
 def cpu_rows(results: Results) -> list[str]:
     """Each server's CPU time per delivery (median, µs), and its peer's over its own."""
-    counts = [clients for clients, _ in FANOUT]
-    header = " | ".join(f"{c:,} clients × {m:,}" for c, m in FANOUT)
-    lines = [f"| server | {header} |", "|---" * (len(FANOUT) + 1) + "|"]
-    for server in SERVERS:
-        if not all((server.name, c) in results.cpu for c in counts):
-            continue
-        cells = []
-        for clients in counts:
-            mine = statistics.median(results.cpu[(server.name, clients)])
-            cell = f"{mine * 1e6:.2f} µs"
-            peers = [results.cpu.get((peer, clients)) for peer in server.peers]
-            if server.peers:
-                cell += f" ({ratios([None if p is None else statistics.median(p) / mine for p in peers])})"
-            cells.append(cell)
-        lines.append(f"| {server.name} | {' | '.join(cells)} |")
-    return lines
+
+    def cell(server: Server, clients: int) -> str:
+        mine = statistics.median(results.cpu[(server.name, clients)])
+        peers = [results.cpu.get((peer, clients)) for peer in server.peers]
+        times = [None if p is None else statistics.median(p) / mine for p in peers]
+        return f"{mine * 1e6:.2f} µs" + (f" ({ratios(times)})" if server.peers else "")
+
+    return per_size_rows(results.cpu, cell)
 
 
 def memory_cell(results: Results, server: Server, count: int) -> str:

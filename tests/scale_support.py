@@ -64,12 +64,13 @@ def quiet_port() -> int:
     chooser = random.SystemRandom()
     for _ in range(100):
         port = chooser.randrange(max(1024, low - 12_000), low - 2)
-        if all(_bindable(candidate) for candidate in (port, port + 1)):
+        if all(bindable(candidate) for candidate in (port, port + 1)):
             return port
     return free_port()
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
+    """Whether this process may listen on ``port`` of 127.0.0.1 now."""
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))

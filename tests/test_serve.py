@@ -20,6 +20,7 @@ import pytest_asyncio
 import socketio
 import websockets
 from process_support import die_with_parent, stop_group, stop_process
+from scale_support import bindable
 
 from helpers.serve import parse_args, stage_options
 from helpers.sio import quiet_logger
@@ -567,7 +568,7 @@ async def test_max_connections_sets_the_cap(launch, free_port):
 
 async def test_a_port_without_the_right_to_bind_it_is_one_line(launch):
     """Below 1024 without the privilege: once a traceback (``PermissionError``) at start."""
-    low = next((port for port in range(900, 1000) if _bindable_by_root(port)), None)
+    low = next((port for port in range(900, 1000) if bindable(port)), None)
     assert low is not None, "no free port below 1000"
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
@@ -588,15 +589,6 @@ async def test_a_port_without_the_right_to_bind_it_is_one_line(launch):
             await stop_process(process)
     assert (process.returncode, out) == (2, b"")
     assert err.decode() == f"{PROG}can't listen at 127.0.0.1 port {low}: Permission denied\n"
-
-
-def _bindable_by_root(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 async def test_a_good_db_still_starts_and_is_left_whole(launch, free_port, tmp_path):
