@@ -13,9 +13,12 @@ Without Chromium the tests are skipped with the reason; with ``CI=true`` they fa
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator, Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import pytest_asyncio
 from browser_support import chromium_missing, require
 
@@ -25,6 +28,18 @@ from helpers.stages import STAGES
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TIMEOUT_MS = 5_000
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+"""Where a failed test's pages are photographed (CI uploads ``test-artifacts/``)."""
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    """Note on the test whether its body failed, for ``pages`` to photograph its pages."""
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -80,6 +95,16 @@ class Pages:
             await route.abort()
 
 
+async def _photograph(context, test: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", test)[-150:]
+    for number, page in enumerate(context.pages):
+        try:
+            await page.screenshot(path=SCREENSHOTS / f"{name}-{number}.png", full_page=True)
+        except Exception as exc:  # a page that crashed still leaves the others' pictures
+            print(f"no screenshot of {page.url}: {exc}")
+
+
 def _loopback(hostname: str | None) -> bool:
     if hostname in LOOPBACK:
         return True
@@ -90,8 +115,11 @@ def _loopback(hostname: str | None) -> bool:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def pages(browser) -> AsyncIterator[Pages]:
-    """``await pages.open(url)``: a page in this test's own browser context."""
+async def pages(browser, request: pytest.FixtureRequest) -> AsyncIterator[Pages]:
+    """``await pages.open(url)``: a page in this test's own browser context.
+
+    When the test fails, each of its pages is photographed into ``SCREENSHOTS`` first.
+    """
     from playwright.async_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -102,6 +130,8 @@ async def pages(browser) -> AsyncIterator[Pages]:
     try:
         yield opened
     finally:
+        if request.node.stash.get(FAILED, False):
+            await _photograph(context, request.node.nodeid)
         await context.close()
     assert opened.foreign == [], f"pages tried to reach hosts other than loopback: {opened.foreign}"
 
