@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test lint bench export notebooks student screenshots clean
+.PHONY: setup lab test lint bench book export notebooks student screenshots clean
 
 setup: $(STAMP) node_modules/.installed tests/node_modules/.installed
 
@@ -54,7 +54,31 @@ bench: setup bench/node_modules/.installed
 # (tests/scale_support.py: quiet_port), so no client of a test can hold it first;
 # tests/sanitize.cfg makes ports compare equal.
 # A server shared on the network (share=True) shares on loopback here: WORKBOOK_SHARE_ADDRESS.
-test: setup lint
+# The book site: every notebook with its stored outputs, the README as its landing page and the
+# teaching guide as a chapter, with launch buttons (Binder, a JupyterHub). Jupyter Book 1 (Sphinx,
+# MyST-NB) builds it offline, in an environment of its own (.venv-book: it pins its own Sphinx and
+# Jupyter stack); Mermaid comes from npm (book/package.json), so the diagrams are drawn without a
+# CDN. Open build/book/_build/html/index.html; tests/browser/test_book.py opens every page.
+BOOK_VENV := .venv-book
+$(BOOK_VENV)/.installed: tools/requirements-book.txt
+	test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
+	$(BOOK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements-book.txt
+	touch $@
+
+book/node_modules/.installed: book/package.json book/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix book --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the book's diagrams will stay Mermaid text"; fi
+
+book: $(BOOK_VENV)/.installed book/node_modules/.installed
+	rm -rf book/_static/mermaid
+	if [ -d book/node_modules/mermaid/dist ]; then mkdir -p book/_static/mermaid/chunks && \
+		cp book/node_modules/mermaid/dist/mermaid.esm.min.mjs book/_static/mermaid/ && \
+		cp -r book/node_modules/mermaid/dist/chunks/mermaid.esm.min book/_static/mermaid/chunks/; fi
+	rm -rf build/book
+	$(BOOK_VENV)/bin/jupyter-book build . --config book/_config.yml --toc book/_toc.yml \
+		--path-output build/book --warningiserror --quiet
+
+test: setup lint book
 	WORKBOOK_SHARE_ADDRESS=127.0.0.1 WORKBOOK_PORT=$$($(BIN)/python -c 'from tests.scale_support import quiet_port; print(quiet_port())') \
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
@@ -78,4 +102,4 @@ screenshots: setup
 	$(BIN)/python tools/screenshots.py --out docs/img
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info student
+	rm -rf $(VENV) $(BOOK_VENV) .pytest_cache .ruff_cache *.egg-info student build/book book/_static/mermaid
