@@ -6,9 +6,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test lint bench book export notebooks student screenshots clean
+.PHONY: setup lab test lint bench book doctor export notebooks student screenshots clean
 
-setup: $(STAMP) node_modules/.installed tests/node_modules/.installed
+R2D_VENV := .venv-repo2docker
+setup: $(STAMP) $(R2D_VENV)/.installed node_modules/.installed tests/node_modules/.installed
+
+# jupyter-repo2docker renders binder/'s Dockerfile offline for tests/test_binder.py. It gets a
+# virtual environment of its own: its dependencies must never move the workbook's pins.
+$(R2D_VENV)/.installed: tools/requirements-repo2docker.txt
+	test -x $(R2D_VENV)/bin/python || $(PYTHON) -m venv $(R2D_VENV)
+	$(R2D_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements-repo2docker.txt
+	touch $@
 
 # Browser packages (the Socket.IO client) come from npm when npm exists; pages fall back to a CDN.
 node_modules/.installed: package.json package-lock.json
@@ -34,6 +42,11 @@ LAB_DIR ?= notebooks
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) --ServerApp.ip=127.0.0.1 \
 		$$([ "$$(id -u)" -eq 0 ] && echo --allow-root) $(LAB_ARGS)
+
+# What `make lab` and `make test` need on this machine, one line each: [OK], or [FAIL] and its fix.
+# Changes nothing. Runs before `make setup` too (standard library only); with a .venv it checks that one.
+doctor:
+	@$(PYTHON) tools/doctor.py
 
 lint: setup
 	$(BIN)/ruff check helpers tests tools bench
@@ -102,4 +115,4 @@ screenshots: setup
 	$(BIN)/python tools/screenshots.py --out docs/img
 
 clean:
-	rm -rf $(VENV) $(BOOK_VENV) .pytest_cache .ruff_cache *.egg-info student build/book book/_static/mermaid
+	rm -rf $(VENV) $(BOOK_VENV) $(R2D_VENV) .pytest_cache .ruff_cache *.egg-info student build/book book/_static/mermaid

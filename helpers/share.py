@@ -19,6 +19,12 @@ and widgets use the new one when they reconnect, and the teacher gets the new li
 The network address is this machine's IPv4 address on its default route, found without
 sending anything. ``WORKBOOK_SHARE_ADDRESS`` sets it instead (``make test`` and the test
 suite set ``127.0.0.1``, so nothing leaves loopback and nbval's sharing cells run anywhere).
+
+Behind jupyter-server-proxy (JupyterHub, Binder: ``helpers.addresses.proxy_base``) the network
+address is the container's, which no student's machine reaches: the link goes through the
+proxy instead, as ``page()``'s do (``/user/NAME/proxy/3000/chat.html?key=...``), opens only in
+a browser logged in to that Jupyter server, and the card says so (``BEHIND_A_PROXY``), with no
+QR code (a phone can't open a path).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import ipywidgets as widgets
 import segno
 from aiohttp import web
 
+from helpers.addresses import browser_url, proxy_base
 from helpers.app import DOORS, LOG, json_actions, raw_websockets
 from helpers.sio import SIO
 
@@ -58,6 +65,7 @@ __all__ = [
     "join_card",
     "join_key",
     "network_address",
+    "scannable",
     "stage_page",
     "with_key",
 ]
@@ -76,6 +84,12 @@ with the old key, and is told to ask for the link."""
 NO_NETWORK = (
     "No network address found (is this machine on a network?): sharing on 127.0.0.1, "
     "so only this machine can open the link."
+)
+
+BEHIND_A_PROXY = (
+    "This Jupyter server runs behind a proxy (JupyterHub, Binder): no student's machine can reach "
+    "its servers, so the link below opens only in a browser logged in to it (yours). To share "
+    "with a class, run the workbook on a computer on the class's network (make lab)."
 )
 
 QR_BORDER = 4
@@ -98,6 +112,8 @@ class Sharing:
     def new(cls) -> Sharing:
         """The sharing of one start: this machine's address, and a key never used before."""
         address, note = network_address()
+        if proxy_base() is not None:  # the link goes through the proxy: say who can open it
+            note = BEHIND_A_PROXY
         return cls(address, join_key(), note)
 
     def origin(self, port: int) -> str:
@@ -106,8 +122,11 @@ class Sharing:
         return f"http://{host}:{port}"
 
     def url(self, port: int, path: str = "") -> str:
-        """``path`` at the network address, with the key: the link students open."""
-        return with_key(f"{self.origin(port)}/{path}", self.key)
+        """``path`` at the network address, with the key: the link students open.
+
+        Behind a proxy, ``path`` through the proxy instead (``helpers.addresses.browser_url``).
+        """
+        return with_key(browser_url(port, path, direct=f"{self.origin(port)}/"), self.key)
 
 
 def network_address() -> tuple[str, str | None]:
@@ -269,12 +288,10 @@ class JoinCard(widgets.HTML):
     """
 
     def __init__(self, url: str, note: str | None = None, *, heading: str = "Students open") -> None:
-        code, link = JoinCode(url), html.escape(url, quote=True)
+        link = html.escape(url, quote=True)
         said = f"<p>{html.escape(note)}</p>" if note else ""
-        super().__init__(
-            f'{said}<p>{html.escape(heading)} <a href="{link}" target="_blank">{link}</a>'
-            f" (or scan the QR code below)</p>{code._repr_svg_()}"
-        )
+        scan = f" (or scan the QR code below)</p>{JoinCode(url)._repr_svg_()}" if scannable(url) else "</p>"
+        super().__init__(f'{said}<p>{html.escape(heading)} <a href="{link}" target="_blank">{link}</a>{scan}')
         self.url = url
 
     def __repr__(self) -> str:
@@ -294,6 +311,11 @@ class JoinCard(widgets.HTML):
 SAVED_CARD = "The students' link and its QR code show here while the kernel runs."
 
 
+def scannable(url: str) -> bool:
+    """Whether a phone could open ``url`` from its QR code: a whole address, not a path behind a proxy."""
+    return bool(urlsplit(url).netloc)
+
+
 def announce(url: str, note: str | None = None) -> JoinCode | JoinCard:
     """Show the link students open and its QR code: a ``JoinCard`` in a notebook, text in a terminal."""
     if _in_a_kernel():
@@ -304,8 +326,11 @@ def announce(url: str, note: str | None = None) -> JoinCode | JoinCard:
         return card
     if note:
         print(note, flush=True)
-    print(f"Students open {url} (or scan the QR code below)", flush=True)
     code = JoinCode(url)
+    if not scannable(url):
+        print(f"Students open {url}", flush=True)
+        return code
+    print(f"Students open {url} (or scan the QR code below)", flush=True)
     print(code.terminal(), end="", flush=True)
     return code
 
