@@ -92,7 +92,13 @@ def environment_locks(dockerfile: str) -> list[Path]:
     """
     names = re.findall(r"COPY \S+ build_script_files/(\S+) /tmp/env/environment\.lock", dockerfile)
     unescape = lambda name: re.sub(r"-([0-9a-f]{2})", lambda match: chr(int(match[1], 16)), name)  # noqa: E731
-    return [Path(unescape(name.rsplit("-", 1)[0])) for name in names]
+    # the escaped path is lower-cased (a checkout in /tmp/tmp.AbC loses its capitals): find the
+    # file by its name in repo2docker's own package instead
+    found = []
+    for name in names:
+        lock = Path(unescape(name.rsplit("-", 1)[0])).name
+        found += sorted(REPO2DOCKER.parent.parent.glob(f"lib/python*/site-packages/repo2docker/**/{lock}"))
+    return found
 
 
 def pins() -> dict[str, str]:
