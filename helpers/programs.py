@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "Program", "ProgramFailed", "ProgramMissing", "accepts", "die_with_kernel", "installed",
+    "Program", "ProgramFailed", "ProgramMissing", "accepts", "die_with_kernel", "installed", "port_free",
     "running_programs", "start_program", "start_serve", "stop_all_programs", "temporary_folder",
 ]
 
@@ -159,7 +159,7 @@ async def start_program(
     """
     if name in _PROGRAMS:
         await _PROGRAMS[name].stop()
-    if port is not None and not _free(port):  # else the check below would find the other one
+    if port is not None and not port_free(port):  # else the check below would find the other one
         raise ProgramFailed(f"port {port} is in use by another program: {name} can't listen there")
     process = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -190,7 +190,7 @@ async def start_serve(name: str, port: int, stage: str, **options: str | bool) -
     return await start_program(name, argv, port=port)
 
 
-def _free(port: int) -> bool:
+def port_free(port: int) -> bool:
     """Nothing listens on 127.0.0.1:``port`` (a server's ``SO_REUSEADDR`` bind would succeed)."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

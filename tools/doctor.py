@@ -29,7 +29,6 @@ import ipaddress
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -283,15 +282,8 @@ def check_program(program: str) -> Check:
 
 
 def free(port: int) -> bool:
-    """Nothing listens on 127.0.0.1:``port``: a server's bind (``SO_REUSEADDR``, as aiohttp and
-    ``helpers.programs`` bind) would succeed there now."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    """Nothing listens on 127.0.0.1:``port``, as ``helpers.programs`` sees it before it starts one."""
+    return standalone("programs").port_free(port)
 
 
 def holder(port: int) -> str | None:
