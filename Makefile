@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test lint bench book doctor export notebooks student screenshots clean
+.PHONY: setup lab test lint bench book course doctor export notebooks student screenshots clean
 
 R2D_VENV := .venv-repo2docker
 setup: $(STAMP) $(R2D_VENV)/.installed node_modules/.installed tests/node_modules/.installed
@@ -91,7 +91,19 @@ book: $(BOOK_VENV)/.installed book/node_modules/.installed
 	$(BOOK_VENV)/bin/jupyter-book build . --config book/_config.yml --toc book/_toc.yml \
 		--path-output build/book --warningiserror --quiet
 
-test: setup lint book
+# nbgrader grades the exercises (tools/grading.py): it pins notebook 7 and its own Jupyter stack,
+# so it gets an environment of its own (.venv-nbgrader); the notebooks it runs use .venv's kernel.
+NBGRADER_VENV := .venv-nbgrader
+$(NBGRADER_VENV)/.installed: tools/requirements-nbgrader.txt
+	test -x $(NBGRADER_VENV)/bin/python || $(PYTHON) -m venv $(NBGRADER_VENV)
+	$(NBGRADER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements-nbgrader.txt
+	touch $@
+
+# An nbgrader course folder in build/course: one assignment per notebook with exercises.
+course: setup $(NBGRADER_VENV)/.installed
+	$(BIN)/python tools/grading.py build/course
+
+test: setup lint book $(NBGRADER_VENV)/.installed
 	WORKBOOK_SHARE_ADDRESS=127.0.0.1 WORKBOOK_PORT=$$($(BIN)/python -c 'from tests.scale_support import quiet_port; print(quiet_port())') \
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
@@ -115,4 +127,4 @@ screenshots: setup
 	$(BIN)/python tools/screenshots.py --out docs/img
 
 clean:
-	rm -rf $(VENV) $(BOOK_VENV) $(R2D_VENV) .pytest_cache .ruff_cache *.egg-info student build/book book/_static/mermaid
+	rm -rf $(VENV) $(BOOK_VENV) $(R2D_VENV) $(NBGRADER_VENV) .pytest_cache .ruff_cache *.egg-info student build/book build/course book/_static/mermaid

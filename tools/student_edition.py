@@ -1,4 +1,4 @@
-"""Write the student edition of the workbook (``make student``): solutions replaced by a stub.
+"""Write the student edition of the workbook (``make student``): solutions stubbed, hidden tests gone.
 
 The committed notebooks are the teacher edition. Each exercise's solution sits between
 nbgrader's markers, in a cell marked as an nbgrader solution cell::
@@ -15,8 +15,12 @@ the same notebooks: each region becomes the stub, indented like its ``BEGIN`` li
     raise NotImplementedError()
 
 (``YOUR ANSWER HERE`` in a markdown cell), a solution cell without a region becomes the stub
-whole, and a region outside a solution cell is an error. Outputs and execution counts are
-cleared, so the student runs every cell. The edition goes to ``student/`` (ignored by git).
+whole, and a region outside a solution cell is an error. As nbgrader's ``ClearHiddenTests``
+does, each autograder test cell (``metadata.nbgrader.grade``) loses the lines from
+``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS``: the student sees what the test is, not
+its code; ``nbgrader autograde`` puts it back. Outputs and execution counts are cleared, so the
+student runs every cell. The edition goes to ``student/`` (ignored by git).
+tests/test_grading.py checks that real ``nbgrader generate_assignment`` makes the same cells.
 
 Typical use::
 
@@ -33,7 +37,14 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["CODE_STUB", "TEXT_STUB", "clear_solutions", "student_notebook", "write_edition"]
+__all__ = [
+    "CODE_STUB",
+    "TEXT_STUB",
+    "clear_hidden_tests",
+    "clear_solutions",
+    "student_notebook",
+    "write_edition",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,11 +55,34 @@ TEXT_STUB = "YOUR ANSWER HERE"
 """nbgrader's ``ClearSolutions.text_stub``."""
 
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
+BEGIN_TESTS, END_TESTS = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
 
 def is_solution_cell(cell: nbformat.NotebookNode) -> bool:
     """nbgrader's own test: ``metadata.nbgrader.solution`` is true."""
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
+
+
+def is_grade_cell(cell: nbformat.NotebookNode) -> bool:
+    """nbgrader's own test: ``metadata.nbgrader.grade`` is true (an autograder test cell)."""
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade", False))
+
+
+def clear_hidden_tests(source: str) -> tuple[str, bool]:
+    """``source`` without its hidden test regions, markers included; and whether there was one."""
+    lines, in_tests, removed = [], False, False
+    for line in source.split("\n"):
+        if BEGIN_TESTS in line:
+            if in_tests:
+                raise ValueError(f"nested {BEGIN_TESTS!r} in:\n{source}")
+            in_tests = removed = True
+        elif END_TESTS in line:
+            in_tests = False
+        elif not in_tests:
+            lines.append(line)
+    if in_tests:
+        raise ValueError(f"no {END_TESTS!r} after {BEGIN_TESTS!r} in:\n{source}")
+    return "\n".join(lines), removed
 
 
 def clear_solutions(source: str, stub: str) -> tuple[str, bool]:
@@ -71,9 +105,12 @@ def clear_solutions(source: str, stub: str) -> tuple[str, bool]:
 
 
 def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of a teacher notebook with its solutions cleared and its outputs removed."""
+    """A copy of a teacher notebook: solutions cleared, hidden tests removed, no outputs."""
     student = nbformat.from_dict(notebook)
     for index, cell in enumerate(student.cells):
+        cell.source, removed = clear_hidden_tests(cell.source)
+        if removed and not is_grade_cell(cell):
+            raise ValueError(f"cell {index} has hidden tests but is not an nbgrader grade cell")
         stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
         cell.source, replaced = clear_solutions(cell.source, stub)
         if replaced and not is_solution_cell(cell):

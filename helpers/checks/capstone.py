@@ -13,9 +13,11 @@ import ast
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +38,17 @@ START_TIMEOUT = 10.0
 CAPSTONE_TIMEOUT = 40.0
 """Seconds a whole capstone check may take: two programs started, megabytes sent."""
 
+WORKBOOK_PAGES = Path(__file__).resolve().parents[2] / "public"
+"""The workbook's pages; a capstone finds them as ``public/`` beside its own folder."""
+
 
 class StudentProgram:
     """The student's server, a process on a free port: what it prints, line by line."""
 
-    def __init__(self, path: Path, port: int, process: asyncio.subprocess.Process) -> None:
-        self.path, self.port, self.process = path, port, process
+    def __init__(
+        self, path: Path, port: int, process: asyncio.subprocess.Process, scratch: Path | None = None
+    ) -> None:
+        self.path, self.port, self.process, self.scratch = path, port, process, scratch
         self.lines: list[str] = []
         self.errors: list[str] = []
         self.changed = asyncio.Event()
@@ -65,7 +72,19 @@ class StudentProgram:
 
     @classmethod
     async def start(cls, path: Path, *arguments: str) -> StudentProgram:
-        """Run ``python -u path PORT *arguments`` in the file's folder; return once it listens."""
+        """Run ``python -u path PORT *arguments`` in the file's folder; return once it listens.
+
+        The file finds the pages as ``public/`` beside its folder, as it does in the workbook.
+        Where that folder has no such neighbour (nbgrader's ``autograded/STUDENT/ASSIGNMENT/``,
+        an assignment fetched into a home folder), a copy of the file runs from a scratch folder
+        that has it, and is removed when the program stops.
+        """
+        scratch = None
+        if not (path.parent.parent / "public").is_dir():
+            scratch = Path(tempfile.mkdtemp(prefix="capstone-"))
+            (scratch / "public").symlink_to(WORKBOOK_PAGES, target_is_directory=True)
+            (scratch / "notebooks").mkdir()
+            path = Path(shutil.copy(path, scratch / "notebooks" / path.name))
         port = _free_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-u", str(path), str(port), *arguments,
@@ -74,7 +93,7 @@ class StudentProgram:
             start_new_session=True,  # its own process group: stopped whole, never left behind
             preexec_fn=die_with_kernel,  # and if the kernel dies first, the student's server too
         )  # fmt: skip
-        program = cls(path, port, process)
+        program = cls(path, port, process, scratch)
         try:
             await program._until_listening()
         except BaseException:  # a "not yet", a timeout of the check, the stop button: it stops
@@ -149,6 +168,8 @@ class StudentProgram:
                     pass
                 await self.process.wait()
         await asyncio.gather(*self.readers, return_exceptions=True)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 LINE_LIMIT = 1 << 22

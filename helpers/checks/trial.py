@@ -35,6 +35,7 @@ from aiohttp import web
 
 from helpers.app import SOCKETS, add_plumbing, open_connections
 from helpers.checks.clients import WAIT, SocketIOPeer, WebsocketPeer
+from helpers.checks.interrupt import stoppable_student_code
 from helpers.checks.verdict import NOTHING, Emit, Nothing, NotYet, Verdict, shown
 from helpers.lifecycle import RunningServer, open_server
 from helpers.sio import SIO
@@ -326,20 +327,27 @@ async def run_check(
             return Verdict(exercise, False, [wrong])
     trial = Trial()
     summary, details = "", []
-    try:
-        async with asyncio.timeout(limit):
-            summary = await scenario(trial)
-    except NotYet as not_yet:
-        details = not_yet.lines
-    except TimeoutError:
-        details = [f"the check did not finish within {limit:g} s"]
-    except Exception as exc:  # the check itself met something unexpected: still a verdict
-        details = [f"the check could not go on: {type(exc).__name__}: {exc}"]
-    finally:
-        await trial.close_clients()
-        errors = trial.server_errors()
-        kept = trial.leftovers(functions) if not details and not errors else []
-        await trial.stop_servers()
+    with stoppable_student_code() as interrupts:
+        try:
+            async with asyncio.timeout(limit):
+                summary = await scenario(trial)
+        except NotYet as not_yet:
+            details = not_yet.lines
+        except TimeoutError:
+            details = [f"the check did not finish within {limit:g} s"]
+        except Exception as exc:  # the check itself met something unexpected: still a verdict
+            details = [f"the check could not go on: {type(exc).__name__}: {exc}"]
+        except asyncio.CancelledError:
+            if not interrupts.stopped_student_code:
+                raise
+            # stopped (the stop button, nbgrader's timeout) because the student's code held the
+            # loop: that is the verdict, rather than a traceback of the check's own code
+            details = ["the check was interrupted: the code under test never gave the event loop back"]
+        finally:
+            await trial.close_clients()
+            errors = trial.server_errors()
+            kept = trial.leftovers(functions) if not details and not errors else []
+            await trial.stop_servers()
     if details or errors or kept:
         return Verdict(exercise, False, [*details, *errors, *kept])
     return Verdict(exercise, True, [summary])
