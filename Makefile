@@ -49,7 +49,7 @@ doctor:
 	@$(PYTHON) tools/doctor.py
 
 lint: setup
-	$(BIN)/ruff check helpers tests tools bench
+	$(BIN)/ruff check helpers tests tools bench book/_ext
 
 # The reference Node servers and the load generator of `make bench` (bench/package.json).
 bench/node_modules/.installed: bench/package.json bench/package-lock.json

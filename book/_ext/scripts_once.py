@@ -20,7 +20,8 @@ def _scripts_once(app: Any, pagename: str, templatename: str, context: dict, doc
     seen: set[tuple[str | None, str | None]] = set()
     kept = []
     for script in context.get("script_files", []):
-        key = (getattr(script, "filename", str(script)) or None, getattr(script, "attributes", {}).get("body"))
+        body = getattr(script, "attributes", {}).get("body")
+        key = (getattr(script, "filename", str(script)) or None, body)
         if key not in seen:
             seen.add(key)
             kept.append(script)

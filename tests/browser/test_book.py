@@ -3,7 +3,9 @@
 The site is served from ``build/book/_build/html`` by a static server on loopback (Mermaid's
 modules can't load from ``file://``). Each notebook's page must show its title and its stored
 outputs, each Mermaid diagram must be drawn as SVG, no page may raise an error, and no request
-to the site may fail; the ``pages`` fixture fails any request to another host (a CDN).
+to the site may fail; the ``pages`` fixture fails any request to another host (a CDN). An
+exercise's page shows its checker's verdict, never its solution or its hidden test
+(``book/_ext/no_answers.py``).
 """
 
 from __future__ import annotations
@@ -85,6 +87,31 @@ async def test_every_notebook_page_renders_its_outputs_and_diagrams(site, pages,
         assert await page.locator(".mermaid svg").count() == await page.locator(".mermaid").count()
     assert pages.errors == [], pages.errors
     assert pages.failed == [], pages.failed
+
+
+def verdicts(notebook: Path) -> list[str]:
+    """The first line of each checker's stored verdict in ``notebook``."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    return [
+        output["data"]["text/plain"].splitlines()[0]
+        for cell in cells
+        if cell.cell_type == "code" and cell.source.startswith("await check_")
+        for output in cell.outputs
+        if output.get("output_type") == "execute_result"
+    ]
+
+
+EXERCISES = [notebook for notebook in NOTEBOOKS if verdicts(notebook)]
+
+
+@pytest.mark.parametrize("notebook", EXERCISES, ids=[n.stem for n in EXERCISES])
+async def test_an_exercise_page_shows_verdicts_but_no_solution_and_no_hidden_test(site, pages, notebook):
+    page = await pages.open(f"{site}/notebooks/{notebook.stem}.html")
+    text = await page.locator("article").inner_text()
+    for verdict in verdicts(notebook):
+        assert verdict.startswith("Passed: ") and verdict in text
+    for secret in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "assert verdict.passed"):
+        assert secret not in text, f"{notebook.name}: the page shows {secret!r}"
 
 
 async def test_the_teaching_guide_is_a_chapter(site, pages):
