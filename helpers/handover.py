@@ -95,7 +95,7 @@ _DRAFT = re.compile(r"secret\.\d+\.[0-9a-f]+")
 _SAID = ("error", "notebook", "workbook")  # what an answer may tell, shown escaped
 
 
-class HandOverRefused(Exception):  # noqa: N818 (what happened, not an error of the caller)
+class HandOverRefused(Exception):  # what happened, not an error of the caller
     """The holder of the port would not (or could not) hand it over.
 
     ``holder`` says who holds it, as ``PortInUseError`` words it: ``"another program"`` when

@@ -132,7 +132,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-class CannotListen(Exception):  # noqa: N818 (what happened, said as one line)
+class CannotListen(Exception):  # what happened, said as one line
     """The server could not bind its address for a reason other than a port in use."""
 
 

@@ -397,7 +397,7 @@ async def _sweep_newcomers(app: web.Application) -> None:
         await asyncio.sleep(min(1.0, max(0.05, app[LIMITS].connect_grace / 4)))
         try:
             await app[SESSIONS].sweep()
-        except Exception as exc:  # noqa: BLE001 - recorded, and the next sweep goes on
+        except Exception as exc:  # recorded, and the next sweep goes on
             app[LOG].error("closing sessions that did not connect", exc)
 
 
@@ -531,7 +531,7 @@ class TextPacket(socketio.packet.Packet):
             return self._refuse(f"arguments nest deeper than {MAX_DEPTH} levels", connecting, encoded_packet)
         try:
             attachments = super().decode(encoded_packet) or 0
-        except Exception:  # noqa: BLE001 - any packet it can't read is refused the same way
+        except Exception:  # any packet it can't read is refused the same way
             return self._refuse(f"unreadable packet {encoded_packet[:40]!r}", connecting, encoded_packet)
         why = self._unusable()
         if why is not None:

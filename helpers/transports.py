@@ -101,6 +101,28 @@ class _Transport:
         self._leave()
         return True
 
+    def stop_retrying(self, port: int, why: str) -> bool:
+        """Don't come back to ``port`` (another notebook took it); whether this was ours to stop.
+
+        A connection still open says it closed first, then ``why``.
+        """
+        if not self._leave_port(port):
+            return False
+        if self._is_open():
+            self._give_up = why  # told when its close has been told
+        else:
+            self._stop_coming_back()
+            self.on_give_up(why)
+        return True
+
+    def _is_open(self) -> bool:
+        """Whether a connection is open now (its close is still to be told)."""
+        raise NotImplementedError
+
+    def _stop_coming_back(self) -> None:
+        """Stop a reconnection that is waiting or under way."""
+        raise NotImplementedError
+
 
 class WebsocketTransport(_Transport):
     """A websocket client that keeps its connection: the page's ``keepConnected``."""
@@ -164,20 +186,12 @@ class WebsocketTransport(_Transport):
             task.cancel()
         self._websocket, self._task, self._open_now = None, None, False
 
-    def stop_retrying(self, port: int, why: str) -> bool:
-        """Don't come back to ``port`` (another notebook took it); whether this was ours to stop.
+    def _is_open(self) -> bool:
+        return self._open_now
 
-        A connection still closing says it closed first, then ``why``.
-        """
-        if not self._leave_port(port):
-            return False
-        if self._open_now:
-            self._give_up = why  # told when its close has been told
-        else:
-            if self._task is not None:
-                self._task.cancel()
-            self.on_give_up(why)
-        return True
+    def _stop_coming_back(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
     async def _open(self, url: str) -> ClientConnection:
         async with asyncio.timeout(self.timeout):
@@ -313,21 +327,13 @@ class SocketIOTransport(_Transport):
             self._return = None
         await self.sio.shutdown()  # also ends python-socketio's own reconnection loop
 
-    def stop_retrying(self, port: int, why: str) -> bool:
-        """Don't come back to ``port`` (another notebook took it); whether this was ours to stop.
+    def _is_open(self) -> bool:
+        return self._connected
 
-        A connection still closing says it closed first, then ``why``.
-        """
-        if not self._leave_port(port):
-            return False
-        if self._connected:
-            self._give_up = why  # told when its goodbye has been told
-            return True
+    def _stop_coming_back(self) -> None:
         if self._return is not None and not self._attempting:
             self._return.cancel()
         self._shutdown = asyncio.get_running_loop().create_task(self.sio.shutdown())  # its retries too
-        self.on_give_up(why)
-        return True
 
     async def drop(self) -> None:
         """Lose the connection without a goodbye, like a network failure: it comes back."""

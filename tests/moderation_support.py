@@ -20,6 +20,6 @@ def moderation_cell() -> dict[str, Any]:
     imports = sources[0]
     (moderation,) = [source for source in sources if "async def remove(" in source]
     names: dict[str, Any] = {}
-    exec(compile(imports, f"{NOTEBOOK_10.name} (imports)", "exec"), names)  # noqa: S102
-    exec(compile(moderation, f"{NOTEBOOK_10.name} (moderation)", "exec"), names)  # noqa: S102
+    exec(compile(imports, f"{NOTEBOOK_10.name} (imports)", "exec"), names)
+    exec(compile(moderation, f"{NOTEBOOK_10.name} (moderation)", "exec"), names)
     return names

@@ -19,6 +19,7 @@ from helpers.programs import installed
 from helpers.redis_server import INSTALL as REDIS_INSTALL
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+"""``CI=true``: what a test needs must be there (``.ci/run`` installs it); the one definition."""
 
 INSTALL = {"redis-server": REDIS_INSTALL, "nginx": NGINX_INSTALL}
 

@@ -24,7 +24,7 @@ def path_of(stage: str) -> str:
     return "socket.io/?EIO=4&transport=websocket" if stage in SOCKETIO else ""
 
 
-async def upgrade_status(url: str, Host: str | None = None, **headers: str) -> int:  # noqa: N803
+async def upgrade_status(url: str, Host: str | None = None, **headers: str) -> int:
     """The HTTP status a websocket handshake to ``url`` gets with ``headers``: 101 if accepted.
 
     ``Host`` names the server as a browser would have (it connects to ``url``'s address anyway).

@@ -132,7 +132,7 @@ def verdict_says(verdict: Any, answer: Answer) -> None:
 async def test_the_checker_tells_right_from_wrong(exercise, answer):
     modules, name, check = EXERCISES[exercise]
     cell = namespace(*modules)
-    exec(compile(answer.source, f"<{exercise}: {answer.name}>", "exec"), cell)  # noqa: S102 - the cell
+    exec(compile(answer.source, f"<{exercise}: {answer.name}>", "exec"), cell)  # the student's cell
     verdict = await asyncio.wait_for(check(cell[name]), CHECK_TIMEOUT + 5)
     verdict_says(verdict, answer)
 

@@ -16,6 +16,7 @@ from helpers.sio import CLIENT_DIST, SIO, hide_ids, socketio_server_of
 from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
 from helpers.stages import socketio_basic, socketio_chat
 from helpers.widgets import transcript
+from tests.scale_support import IN_CI
 
 
 @pytest.fixture
@@ -83,7 +84,10 @@ async def test_stop_is_quick_with_clients_connected(serve, clients):
 
 async def test_the_browser_client_is_served_from_node_modules(serve):
     if not CLIENT_DIST.is_dir():
-        pytest.skip("node_modules/socket.io-client is absent (npm missing): the page uses the CDN")
+        why = "node_modules/socket.io-client is absent (npm missing): the page uses the CDN"
+        if IN_CI:
+            pytest.fail(f"{why}; CI=true: make setup must have installed it", pytrace=False)
+        pytest.skip(why)
     server = await serve(socketio_basic.make_app())
     async with aiohttp.ClientSession() as session:
         async with session.get(server.url + "vendor/socket.io/socket.io.esm.min.js") as response:
@@ -248,7 +252,8 @@ async def test_the_same_app_started_again_chats_as_before(serve, clients, stage)
 
 
 async def test_engineio_websockets_are_tracked_so_a_stop_closes_them_at_once(serve):
-    """helpers.sio swaps engine.io's private websocket class for one that joins app[SOCKETS]."""
+    """Each engine.io websocket joins app[SOCKETS] (aiohttp's public on_response_prepare): a stop
+    closes them at once, a mute one too."""
     server = await serve(socketio_chat.make_app())
     alice = SocketIOChatClient("alice")
     assert await alice.connect(server.url)
@@ -264,7 +269,9 @@ async def test_engineio_websockets_are_tracked_so_a_stop_closes_them_at_once(ser
 
 
 def test_engineio_runs_as_it_ships_no_private_part_replaced():
-    """Tracking engine.io's websockets goes through aiohttp's public on_response_prepare."""
+    """A made app's engine.io is as it ships. The one part the workbook replaces, when the server
+    starts, is the websocket class in a copy of its driver table (``use_batched_websockets``:
+    a turn's frames in one write); the driver module's own table is never touched."""
     from engineio.async_drivers import aiohttp as engineio_aiohttp
 
     for make_app in (socketio_basic.make_app, socketio_chat.make_app):

@@ -26,7 +26,7 @@ from typing import Any
 __all__ = ["LoopHeld", "stoppable_student_code"]
 
 
-class LoopHeld(Exception):  # noqa: N818 (what happened, as the verdict reports it)
+class LoopHeld(Exception):  # named for what happened, as the verdict reports it
     """Raised in the student's code by an interrupt: it held the loop (no ``await`` in a loop)."""
 
 

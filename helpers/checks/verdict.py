@@ -61,7 +61,7 @@ def shown(value: Any) -> str:
     return repr(value)
 
 
-class NotYet(Exception):  # noqa: N818 (a verdict, not an error)
+class NotYet(Exception):  # a verdict, not an error
     """The student's code did not do what the exercise asks; ``lines`` say what happened."""
 
     def __init__(self, *lines: str) -> None:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.chromium import CHROMIUM
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.scale_support import IN_CI
 
 
 def require(available: bool, reason: str) -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from helpers.waiting import Changes
+from tests.scale_support import IN_CI
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 NODE_MODULES = TESTS / "node_modules"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 READY_TIMEOUT = 10.0
 
 
