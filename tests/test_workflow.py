@@ -58,7 +58,7 @@ def needs_actionlint() -> None:
 
 def test_actionlint_finds_nothing():
     needs_actionlint()
-    workflows = sorted(str(path) for path in WORKFLOWS.glob("*.yml"))
+    workflows = sorted(str(path) for path in [*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
     done = subprocess.run([*ACTIONLINT, *workflows], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == f"0 problems in {len(workflows)} file(s)"

@@ -66,6 +66,8 @@ c.CourseDirectory.root = {root!r}
 # A student's endless loop blocks the kernel, and every checker with it: cut, and the grade says so.
 c.Execute.timeout = {timeout}
 c.Execute.interrupt_on_timeout = True
+# After the interrupt, the check stops its servers and clients (seconds) before the kernel is idle.
+c.Execute.iopub_timeout = 30
 '''
 
 

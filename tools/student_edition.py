@@ -18,8 +18,9 @@ the same notebooks: each region becomes the stub, indented like its ``BEGIN`` li
 whole, and a region outside a solution cell is an error. As nbgrader's ``ClearHiddenTests``
 does, each autograder test cell (``metadata.nbgrader.grade``) loses the lines from
 ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS``: the student sees what the test is, not
-its code; ``nbgrader autograde`` puts it back. Outputs and execution counts are cleared, so the
-student runs every cell. The edition goes to ``student/`` (ignored by git).
+its code; ``nbgrader autograde`` puts it back. As ``LockCells`` does, the test cells can't be
+edited or deleted, nor the solution cells deleted. Outputs and execution counts are cleared, so
+the student runs every cell. The edition goes to ``student/`` (ignored by git).
 tests/test_grading.py checks that real ``nbgrader generate_assignment`` makes the same cells.
 
 Typical use::
@@ -108,19 +109,28 @@ def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of a teacher notebook: solutions cleared, hidden tests removed, no outputs."""
     student = nbformat.from_dict(notebook)
     for index, cell in enumerate(student.cells):
-        cell.source, removed = clear_hidden_tests(cell.source)
-        if removed and not is_grade_cell(cell):
-            raise ValueError(f"cell {index} has hidden tests but is not an nbgrader grade cell")
         stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
         cell.source, replaced = clear_solutions(cell.source, stub)
         if replaced and not is_solution_cell(cell):
             raise ValueError(f"cell {index} has a solution region but is not an nbgrader solution cell")
         if is_solution_cell(cell) and not replaced:
             cell.source = stub
+        cell.source, removed = clear_hidden_tests(cell.source)
+        if removed and not is_grade_cell(cell):
+            raise ValueError(f"cell {index} has hidden tests but is not an nbgrader grade cell")
+        lock(cell)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    student.metadata.pop("widgets", None)
     return student
+
+
+def lock(cell: nbformat.NotebookNode) -> None:
+    """What nbgrader's ``LockCells`` does: a solution cell can't be deleted, a test cell (or any
+    locked cell) can be neither deleted nor edited, in JupyterLab as in Notebook."""
+    if is_solution_cell(cell):
+        cell.metadata.deletable = False
+    elif is_grade_cell(cell) or cell.get("metadata", {}).get("nbgrader", {}).get("locked"):
+        cell.metadata.deletable = cell.metadata.editable = False
 
 
 def write_edition(notebooks: list[Path], out: Path) -> list[Path]:

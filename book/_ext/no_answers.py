@@ -2,10 +2,12 @@
 
 The notebooks are the teacher edition: each exercise's solution sits in an nbgrader solution
 cell, and each autograder test cell holds its test between ``### BEGIN HIDDEN TESTS`` and
-``### END HIDDEN TESTS``. A site anyone can read must show neither. Before MyST-NB parses a
-notebook (Sphinx's ``source-read``), this tags those cells ``remove-cell``, MyST-NB's own tag
-for a cell left out of the page. The checker's cell after each exercise stays, with its
-stored verdict.
+``### END HIDDEN TESTS``. A student reading the site should meet the exercise, not its answer.
+Before MyST-NB parses a notebook (Sphinx's ``source-read``), this tags those cells
+``remove-cell``, MyST-NB's own tag for a cell left out of the page. The checker's cell after
+each exercise stays, with its stored verdict. (The page's download of its notebook, like the
+repository itself, is the teacher edition: the site hides answers from a reader, it does not
+keep them secret.)
 """
 
 from __future__ import annotations

@@ -80,19 +80,24 @@ class StudentProgram:
         that has it, and is removed when the program stops.
         """
         scratch = None
-        if not (path.parent.parent / "public").is_dir():
-            scratch = Path(tempfile.mkdtemp(prefix="capstone-"))
-            (scratch / "public").symlink_to(WORKBOOK_PAGES, target_is_directory=True)
-            (scratch / "notebooks").mkdir()
-            path = Path(shutil.copy(path, scratch / "notebooks" / path.name))
         port = _free_port()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-u", str(path), str(port), *arguments,
-            cwd=path.parent, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=LINE_LIMIT,
-            start_new_session=True,  # its own process group: stopped whole, never left behind
-            preexec_fn=die_with_kernel,  # and if the kernel dies first, the student's server too
-        )  # fmt: skip
+        try:
+            if not (path.parent.parent / "public" / "chat.html").is_file():  # not ~/Public on a Mac
+                scratch = Path(tempfile.mkdtemp(prefix="capstone-"))
+                (scratch / "public").symlink_to(WORKBOOK_PAGES, target_is_directory=True)
+                (scratch / "notebooks").mkdir()
+                path = Path(shutil.copy(path, scratch / "notebooks" / path.name))
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-u", str(path), str(port), *arguments,
+                cwd=path.parent, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=LINE_LIMIT,
+                start_new_session=True,  # its own process group: stopped whole, never left behind
+                preexec_fn=die_with_kernel,  # and if the kernel dies first, the student's server too
+            )  # fmt: skip
+        except BaseException:  # no program to stop: the scratch folder goes now
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
         program = cls(path, port, process, scratch)
         try:
             await program._until_listening()
@@ -157,19 +162,21 @@ class StudentProgram:
 
     async def stop(self) -> None:
         """SIGTERM to its process group, then SIGKILL after 1 s: nothing of it is left running."""
-        if self.process.returncode is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                await asyncio.wait_for(self.process.wait(), 1)
-            except (ProcessLookupError, TimeoutError):
+        try:
+            if self.process.returncode is None:
                 try:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                await self.process.wait()
-        await asyncio.gather(*self.readers, return_exceptions=True)
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+                    os.killpg(self.process.pid, signal.SIGTERM)
+                    await asyncio.wait_for(self.process.wait(), 1)
+                except (ProcessLookupError, TimeoutError):
+                    try:
+                        os.killpg(self.process.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    await self.process.wait()
+            await asyncio.gather(*self.readers, return_exceptions=True)
+        finally:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 LINE_LIMIT = 1 << 22

@@ -35,7 +35,7 @@ from aiohttp import web
 
 from helpers.app import SOCKETS, add_plumbing, open_connections
 from helpers.checks.clients import WAIT, SocketIOPeer, WebsocketPeer
-from helpers.checks.interrupt import stoppable_student_code
+from helpers.checks.interrupt import Interrupts, LoopHeld, stoppable_student_code
 from helpers.checks.verdict import NOTHING, Emit, Nothing, NotYet, Verdict, shown
 from helpers.lifecycle import RunningServer, open_server
 from helpers.sio import SIO
@@ -327,22 +327,9 @@ async def run_check(
             return Verdict(exercise, False, [wrong])
     trial = Trial()
     summary, details = "", []
-    with stoppable_student_code() as interrupts:
+    with stoppable_student_code() as interrupts:  # a loop held by the student's code: stoppable
         try:
-            async with asyncio.timeout(limit):
-                summary = await scenario(trial)
-        except NotYet as not_yet:
-            details = not_yet.lines
-        except TimeoutError:
-            details = [f"the check did not finish within {limit:g} s"]
-        except Exception as exc:  # the check itself met something unexpected: still a verdict
-            details = [f"the check could not go on: {type(exc).__name__}: {exc}"]
-        except asyncio.CancelledError:
-            if not interrupts.stopped_student_code:
-                raise
-            # stopped (the stop button, nbgrader's timeout) because the student's code held the
-            # loop: that is the verdict, rather than a traceback of the check's own code
-            details = ["the check was interrupted: the code under test never gave the event loop back"]
+            summary, details = await _run_scenario(trial, scenario, limit, interrupts)
         finally:
             await trial.close_clients()
             errors = trial.server_errors()
@@ -351,6 +338,34 @@ async def run_check(
     if details or errors or kept:
         return Verdict(exercise, False, [*details, *errors, *kept])
     return Verdict(exercise, True, [summary])
+
+
+async def _run_scenario(
+    trial: Trial, scenario: Scenario, limit: float, interrupts: Interrupts
+) -> tuple[str, list[str]]:
+    """The scenario's summary, or what went wrong: a "not yet", a timeout, a loop held."""
+    summary, details = "", []
+    try:
+        async with asyncio.timeout(limit):
+            summary = await scenario(trial)
+    except NotYet as not_yet:
+        details = not_yet.lines
+    except TimeoutError:
+        details = [f"the check did not finish within {limit:g} s"]
+    except LoopHeld:
+        pass  # raised in the student's code that the check called itself: said below
+    except asyncio.CancelledError:
+        if not interrupts.stopped():
+            raise  # the stop button while the loop was free: the cell stops
+    except Exception as exc:  # the check itself met something unexpected: still a verdict
+        details = [f"the check could not go on: {type(exc).__name__}: {exc}"]
+    if interrupts.stopped_held_loop:  # the stop button, or nbgrader's timeout, freed the loop
+        details = [HELD, *(line for line in details if "LoopHeld" not in line)]
+    return summary, details
+
+
+HELD = "the check was interrupted: the code under test never gave the event loop back (a loop without await?)"
+"""The verdict's line when an interrupt had to free the loop from the student's code."""
 
 
 def _wrong_shape(function: Any, shape: str | None) -> str | None:
