@@ -69,40 +69,36 @@ def is_grade_cell(cell: nbformat.NotebookNode) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade", False))
 
 
+def _replace_regions(source: str, begin: str, end: str, stub: str | None) -> tuple[str, bool]:
+    """``source`` with each region from a ``begin`` line to an ``end`` line (markers included)
+    replaced by ``stub``, indented like its ``begin`` line (``None``: removed); and whether there
+    was one. Nested or unterminated regions are errors, as in nbgrader."""
+    lines, inside, found = [], False, False
+    for line in source.split("\n"):
+        if begin in line:
+            if inside:
+                raise ValueError(f"nested {begin!r} in:\n{source}")
+            inside = found = True
+            if stub is not None:
+                indent = re.match(r"\s*", line).group(0)
+                lines.extend(indent + stub_line for stub_line in stub.split("\n"))
+        elif end in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    if inside:
+        raise ValueError(f"no {end!r} after {begin!r} in:\n{source}")
+    return "\n".join(lines), found
+
+
 def clear_hidden_tests(source: str) -> tuple[str, bool]:
     """``source`` without its hidden test regions, markers included; and whether there was one."""
-    lines, in_tests, removed = [], False, False
-    for line in source.split("\n"):
-        if BEGIN_TESTS in line:
-            if in_tests:
-                raise ValueError(f"nested {BEGIN_TESTS!r} in:\n{source}")
-            in_tests = removed = True
-        elif END_TESTS in line:
-            in_tests = False
-        elif not in_tests:
-            lines.append(line)
-    if in_tests:
-        raise ValueError(f"no {END_TESTS!r} after {BEGIN_TESTS!r} in:\n{source}")
-    return "\n".join(lines), removed
+    return _replace_regions(source, BEGIN_TESTS, END_TESTS, None)
 
 
 def clear_solutions(source: str, stub: str) -> tuple[str, bool]:
     """``source`` with each solution region replaced by ``stub``; and whether there was one."""
-    lines, in_solution, replaced = [], False, False
-    for line in source.split("\n"):
-        if BEGIN in line:
-            if in_solution:
-                raise ValueError(f"nested {BEGIN!r} in:\n{source}")
-            in_solution = replaced = True
-            indent = re.match(r"\s*", line).group(0)
-            lines.extend(indent + stub_line for stub_line in stub.split("\n"))
-        elif END in line:
-            in_solution = False
-        elif not in_solution:
-            lines.append(line)
-    if in_solution:
-        raise ValueError(f"no {END!r} after {BEGIN!r} in:\n{source}")
-    return "\n".join(lines), replaced
+    return _replace_regions(source, BEGIN, END, stub)
 
 
 def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
