@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.app import LOG, add_plumbing
-from helpers.lifecycle import DEFAULT_PORT, PortInUseError, start_server, stop_server
-from helpers.limits import LIMITS, Limits
+from helpers.common.addresses import DEFAULT_PORT
+from helpers.kernel.lifecycle import PortInUseError, start_server, stop_server
+from helpers.kernel.share import ADDRESS_VARIABLE, announce
 from helpers.serve_checks import options_problem
-from helpers.share import ADDRESS_VARIABLE, announce
+from helpers.server.app import LOG, add_plumbing
+from helpers.server.limits import LIMITS, Limits
 from helpers.stages import DESCRIPTIONS, STAGES
 
 __all__ = ["Option", "check", "main", "parse_args", "refuse", "stage_options"]

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from helpers.delivery import COLUMNS
-from helpers.share import ADDRESS_VARIABLE, network_address
+from helpers.kernel.share import ADDRESS_VARIABLE, network_address
 
 __all__ = [
     "db_problem",

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from helpers.lifecycle import RunningServer, start_server, stop_server
+from helpers.kernel.lifecycle import RunningServer, start_server, stop_server
 from tests.scale_support import IN_CI, missing, quiet_port
 from tests.scale_support import free_port as _free_port
 

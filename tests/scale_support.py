@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.nginx import INSTALL as NGINX_INSTALL
-from helpers.programs import installed
-from helpers.redis_server import INSTALL as REDIS_INSTALL
+from helpers.programs.nginx import INSTALL as NGINX_INSTALL
+from helpers.programs.process import installed
+from helpers.programs.redis_server import INSTALL as REDIS_INSTALL
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 """``CI=true``: what a test needs must be there (``.ci/run`` installs it); the one definition."""

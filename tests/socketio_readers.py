@@ -14,7 +14,7 @@ import time
 
 import socketio
 
-from helpers.sio import quiet_logger
+from helpers.common.quiet import quiet_logger
 
 
 async def main(url: str, clients: int, replay: int) -> None:

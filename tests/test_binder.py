@@ -27,8 +27,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from helpers.lifecycle import start_server, stop_server
-from helpers.share import BEHIND_A_PROXY, JoinCard
+from helpers.kernel.lifecycle import start_server, stop_server
+from helpers.kernel.share import BEHIND_A_PROXY, JoinCard
 from helpers.stages import STAGES
 from tests.scale_support import IN_CI, quiet_port
 
@@ -183,8 +183,8 @@ def test_start_keeps_the_hubs_prefix_and_proxies_an_image_run_without_a_hub():
 KERNEL_ON_BINDER = textwrap.dedent(
     """
     import asyncio
-    from helpers.lifecycle import start_server, stop_server
-    from helpers.show import page
+    from helpers.kernel.lifecycle import start_server, stop_server
+    from helpers.kernel.show import page
     from helpers.stages import STAGES
 
     async def main():

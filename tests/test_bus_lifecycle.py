@@ -28,8 +28,8 @@ from aiohttp import web
 from redis import asyncio as aioredis
 from scale_support import free_port, needs
 
-from helpers.lifecycle import PortInUseError, start_server, stop_server
-from helpers.redis_server import Redis, start_redis
+from helpers.kernel.lifecycle import PortInUseError, start_server, stop_server
+from helpers.programs.redis_server import Redis, start_redis
 from helpers.stages import chat_cluster
 from helpers.stages.broadcast_bus import make_broadcast_app
 
@@ -120,7 +120,7 @@ async def test_a_redis_backed_server_stopped_right_after_it_starts_stops(redis, 
 
 HOLDER = """\
 import asyncio, sys
-from helpers.lifecycle import start_server
+from helpers.kernel.lifecycle import start_server
 from helpers.stages import chat_cluster
 from helpers.stages.broadcast_bus import make_broadcast_app
 

@@ -6,9 +6,9 @@ a binary attachment the server refuses from clients, a ``close_room chat`` after
 other clients heard nothing; every non-JSON publish logged a traceback; ``SHUTDOWN NOSAVE``.
 
 Now Redis listens on a Unix socket in a 0700 folder, with a password made for the run
-(``helpers.redis_server``), and what comes from the bus is checked like client input: a
+(``helpers.programs.redis_server``), and what comes from the bus is checked like client input: a
 message of a shape no server of the workbook publishes is dropped and logged once
-(``helpers.sio_redis`` for python-socketio's channel; notebook 12's cells for the raw bus and
+(``helpers.server.sio.redis_manager`` for python-socketio's channel; notebook 12's cells for the raw bus and
 the chat's bell). Those checks are tested with the password, as if it had leaked.
 """
 
@@ -32,8 +32,8 @@ from redis import asyncio as aioredis
 from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
 from scale_support import needs
 
-from helpers.lifecycle import RunningServer, start_server, stop_server
-from helpers.redis_server import Redis, start_redis
+from helpers.kernel.lifecycle import RunningServer, start_server, stop_server
+from helpers.programs.redis_server import Redis, start_redis
 from helpers.stages import chat_cluster
 from helpers.stages.broadcast_bus import make_broadcast_app
 

@@ -20,7 +20,7 @@ from helpers.checks import (
     check_upper_echo,
     trial,
 )
-from helpers.lifecycle import current_server, start_server, stop_server
+from helpers.kernel.lifecycle import current_server, start_server, stop_server
 from helpers.stages import echo, json_chat, socketio_basic, socketio_features
 
 OUTER_LIMIT = trial.CHECK_TIMEOUT + 5

@@ -6,7 +6,7 @@ import asyncio
 
 import websockets
 
-from helpers.cli import websocket_cli
+from helpers.clients.cli import websocket_cli
 from helpers.stages import broadcast
 
 

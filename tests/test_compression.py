@@ -14,7 +14,7 @@ import json
 import pytest
 import websockets
 
-from helpers.limits import LIMITS
+from helpers.server.limits import LIMITS
 from helpers.stages import STAGES
 
 RAW, SOCKETIO = "broadcast", "socketio"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import collections
 
+from helpers.clients.socketio_widgets import SocketIOChatClient
 from helpers.delivery import MessageStore
-from helpers.limits import LIMITS
-from helpers.sio import SIO
-from helpers.sio_widgets import SocketIOChatClient
+from helpers.server.limits import LIMITS
+from helpers.server.sio.serving import SIO
 from helpers.stages import socketio_chat
 from helpers.stages.socketio_chat import CHAT, STORE
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from scale_support import INSTALL, missing, quiet_port
 
-from helpers.chromium import CHROMIUM
-from helpers.programs import installed
+from helpers.programs.chromium import CHROMIUM
+from helpers.programs.process import installed
 from tools.doctor import Check, check_python, normalize, pins, render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,7 +276,7 @@ def test_a_port_that_is_no_number_fails() -> None:
 
 
 def test_the_address_is_the_one_helpers_share_would_use(here: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers.share import ADDRESS_VARIABLE, network_address
+    from helpers.kernel.share import ADDRESS_VARIABLE, network_address
 
     monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)  # as the doctor ran
     address, note = network_address()
@@ -319,11 +319,12 @@ def test_without_a_network_the_address_fails_with_the_variable_as_fix() -> None:
 def test_before_make_setup_it_runs_on_the_standard_library_alone(tmp_path: Path, here: Run) -> None:
     """A checkout without .venv, run by a Python without the workbook's packages."""
     (tmp_path / "tools").mkdir()
-    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "programs").mkdir(parents=True)
     shutil.copy(DOCTOR, tmp_path / "tools")
     shutil.copy(ROOT / "requirements.txt", tmp_path)
-    for module in (ROOT / "helpers").glob("*.py"):
-        shutil.copy(module, tmp_path / "helpers")
+    for module in (ROOT / "helpers").glob("**/*.py"):
+        (tmp_path / module.relative_to(ROOT).parent).mkdir(parents=True, exist_ok=True)
+        shutil.copy(module, tmp_path / module.relative_to(ROOT))
     run = doctor(python=outside_python(), script=tmp_path / "tools" / "doctor.py", cwd=tmp_path)
     assert list(run.lines) == NAMES, run.output
     assert run["Python"].ok and "no .venv yet" in run["Python"].text

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import websockets
 
-from helpers.app import allow_origins
+from helpers.server.app import allow_origins
 from helpers.stages import STAGES
 
 RAW = ["receive", "echo", "broadcast", "json"]
@@ -101,7 +101,7 @@ async def test_a_flood_of_3000_different_hosts_and_origins_is_one_log_line_each(
 
 async def test_a_server_bound_to_another_address_answers_to_that_address(free_port):
     """Review: ``--host 127.0.0.2`` refused its own page (403): the Host check knew loopback only."""
-    from helpers.lifecycle import start_server, stop_server
+    from helpers.kernel.lifecycle import start_server, stop_server
 
     server = await start_server(STAGES["json"](), host="127.0.0.2", port=free_port, quiet=True)
     try:
@@ -119,7 +119,7 @@ async def test_a_server_bound_to_another_address_answers_to_that_address(free_po
 async def test_an_address_bound_once_is_not_a_name_after_a_start_on_loopback(free_port):
     """Review: the same app started on ``127.0.0.2`` and then on loopback still answered to
     ``Host: 127.0.0.2``: a name added for one start stayed for the next."""
-    from helpers.lifecycle import start_server, stop_server
+    from helpers.kernel.lifecycle import start_server, stop_server
 
     app = STAGES["json"]()
     try:

@@ -17,10 +17,12 @@ from aiohttp import WSMsgType
 from aiohttp._websocket.writer import WebSocketWriter
 from engineio import packet as eio_packet
 
-from helpers import load
-from helpers.app import LIMITS, SOCKETS, transport_of
-from helpers.sio import SIO, quiet_logger, socketio_server_of
-from helpers.sio_fanout import FanoutManager
+from helpers.common.quiet import quiet_logger
+from helpers.loadlab import generator as load
+from helpers.server.app import LIMITS, SOCKETS, transport_of
+from helpers.server.sio.fanout import FanoutManager
+from helpers.server.sio.hold import socketio_server_of
+from helpers.server.sio.serving import SIO
 from helpers.stages import broadcast as readable_stage
 from helpers.stages import fast_broadcast, socketio_basic
 from helpers.stages.fast_broadcast import fast_broadcast as fast_broadcast_function
@@ -276,7 +278,7 @@ async def test_fanout_manager_survives_a_client_that_vanished(serve):
 
 
 async def test_a_broadcast_frame_waits_behind_what_engineio_still_queues(serve):
-    """Issue 20: a broadcast's one frame goes straight to each websocket (``helpers.sio_frames``),
+    """Issue 20: a broadcast's one frame goes straight to each websocket (``helpers.server.sio.frames``),
     but only to a client with nothing waiting in engine.io's queue: a packet queued just before
     it, that engine.io's writer has not sent yet, still arrives first."""
     server = await serve(socketio_basic.make_app())

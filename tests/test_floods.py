@@ -29,10 +29,11 @@ from raw_peers import (
     unmasked_frame,
 )
 
-from helpers.app import add_plumbing, open_connections
-from helpers.limits import LIMITS
-from helpers.masks import FrameHeaders
-from helpers.sio import SIO, SIO_TASKS, quiet_logger
+from helpers.common.quiet import quiet_logger
+from helpers.server.app import add_plumbing, open_connections
+from helpers.server.limits import LIMITS
+from helpers.server.masks import FrameHeaders
+from helpers.server.sio.serving import SIO, SIO_TASKS
 from helpers.stages import STAGES
 
 ENGINEIO = "/socket.io/?EIO=4&transport=websocket"

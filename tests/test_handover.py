@@ -1,4 +1,4 @@
-"""The port hand-over (helpers.handover): one workbook's kernels only, checked requests, a safe folder.
+"""The port hand-over (helpers.kernel.handover): one workbook's kernels only, checked requests, a safe folder.
 
 Real servers (``start_server``) claim real Unix sockets in a runtime folder of the test's
 own (``WORKBOOK_RUNTIME_DIR``); requests are written on those sockets as a kernel of this
@@ -27,8 +27,8 @@ import pytest
 from jupyter_client.manager import start_new_async_kernel
 from test_kernels import Kernel
 
-from helpers import handover, lifecycle
-from helpers.lifecycle import current_server, start_server, stop_server
+from helpers.kernel import handover, lifecycle
+from helpers.kernel.lifecycle import current_server, start_server, stop_server
 from helpers.stages import static
 
 NOTEBOOK = "05-broadcast-server.ipynb"

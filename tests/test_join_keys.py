@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 import websockets
 
-from helpers import share
-from helpers.app import KEY_GUESSES, NEEDS_KEY
-from helpers.join_keys import KEY_CHECK_PATH, WRONG_KEYS, WrongKeys
-from helpers.lifecycle import RunningServer, start_server, stop_server
-from helpers.share import with_key
+from helpers.common.addresses import with_key
+from helpers.kernel import share
+from helpers.kernel.lifecycle import RunningServer, start_server, stop_server
+from helpers.server.app import KEY_GUESSES, NEEDS_KEY
+from helpers.server.join_keys import KEY_CHECK_PATH, WRONG_KEYS, WrongKeys
 from helpers.stages import STAGES
 
 NETWORK = "127.0.0.2"

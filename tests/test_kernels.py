@@ -80,7 +80,7 @@ async def test_a_second_notebook_takes_the_port_over_from_the_first(tmp_path, fr
     async with kernel("05-broadcast-server.ipynb", runtime) as first:
         printed, error = await first.run(START.format(port=free_port))
         assert (printed, error) == (f"Listening at port {free_port}: http://127.0.0.1:{free_port}/\n", None)
-        await first.run("from helpers.widgets import ChatClient\nwidget = ChatClient('alice')\n"
+        await first.run("from helpers.clients.widgets import ChatClient\nwidget = ChatClient('alice')\n"
                         "assert await widget.connect(server.ws_url)")
         async with websockets.connect(f"ws://127.0.0.1:{free_port}/") as student:
             async with kernel("03-websocket-server.ipynb", runtime) as second:
@@ -139,7 +139,7 @@ async def test_only_this_users_kernels_can_ask(tmp_path, free_port):
 
 async def test_a_timeout_and_an_interrupt_are_one_line_in_a_notebook(tmp_path):
     async with kernel("03-websocket-server.ipynb", tmp_path / "runtime") as notebook:
-        await notebook.run("from helpers.widgets import ChatClient\nclient = ChatClient('page')")
+        await notebook.run("from helpers.clients.widgets import ChatClient\nclient = ChatClient('page')")
         _, error = await notebook.run("await client.wait_for('Server said: hi', timeout=0.2)")
         assert error == ["TimeoutError: page got no 'Server said: hi' within 0.2 s; last arrived: nothing"]
 
@@ -220,7 +220,7 @@ async def test_a_killed_kernel_takes_its_programs_with_it_and_an_interrupt_does_
     async with kernel("12-scaling-out.ipynb", tmp_path) as notebook:
         printed, error = await notebook.run(
             "import os\n"
-            "from helpers.redis_server import start_redis\n"
+            "from helpers.programs.redis_server import start_redis\n"
             f"redis = await start_redis({free_port})\n"
             "print(os.getpid(), redis.program.pid)"
         )

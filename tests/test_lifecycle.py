@@ -1,4 +1,4 @@
-"""Every promise of helpers.lifecycle, with real servers and clients on loopback."""
+"""Every promise of helpers.kernel.lifecycle, with real servers and clients on loopback."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import websockets
 from aiohttp import web
 
-from helpers import lifecycle
-from helpers.lifecycle import PortInUseError, current_server, start_server, stop_server
+from helpers.kernel import lifecycle
+from helpers.kernel.lifecycle import PortInUseError, current_server, start_server, stop_server
 from helpers.stages import echo, static
 
 

@@ -18,13 +18,13 @@ import pytest
 import websockets
 from raw_peers import RawWebsocket, half_open
 
-from helpers.app import add_plumbing, open_connections
-from helpers.limits import LIMITS, RATE_LIMIT, Limits, RateLimit
-from helpers.log import MAX_LINE_CHARS, MAX_LINES, ServerLog
+from helpers.clients.widgets import JsonChatClient
+from helpers.common.waiting import Lines, now
 from helpers.protocol import MAX_DEPTH, ProtocolError, nesting, parse_message
+from helpers.server.app import add_plumbing, open_connections
+from helpers.server.limits import LIMITS, RATE_LIMIT, Limits, RateLimit
+from helpers.server.log import MAX_LINE_CHARS, MAX_LINES, ServerLog
 from helpers.stages import STAGES, broadcast, broadcast_bus, echo, fast_broadcast, json_chat, receive
-from helpers.waiting import Lines, now
-from helpers.widgets import JsonChatClient
 
 RAW = ["receive", "echo", "broadcast", "json"]
 KIB = 1024
@@ -308,7 +308,7 @@ async def test_out_of_file_descriptors_the_server_answers_503_writes_one_line_an
 
 def test_the_soft_open_files_limit_is_raised_to_the_hard_one():
     code = (
-        "import resource; from helpers.limits import raise_open_files_limit; "
+        "import resource; from helpers.server.limits import raise_open_files_limit; "
         "print(raise_open_files_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[1])"
     )
 

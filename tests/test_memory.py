@@ -1,4 +1,4 @@
-"""Memory that dropped clients held goes back to the system (``helpers.memory``), once per wave.
+"""Memory that dropped clients held goes back to the system (``helpers.server.memory``), once per wave.
 
 Measured in issue 20: 980 clients that stopped reading, then dropped, left 266-664 MB of the
 server's resident memory behind for good; glibc kept the freed blocks. ``make bench`` measures
@@ -12,7 +12,7 @@ import asyncio
 import pytest
 import websockets
 
-from helpers import memory
+from helpers.server import memory
 from helpers.stages import echo
 
 

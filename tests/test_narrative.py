@@ -13,8 +13,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from helpers.clients.widgets import JsonChatClient
 from helpers.stages import json_chat
-from helpers.widgets import JsonChatClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 

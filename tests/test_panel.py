@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from helpers.lifecycle import start_server, stop_server
-from helpers.panel import ClassPanel
+from helpers.clients.widgets import JsonChatClient
+from helpers.kernel.lifecycle import start_server, stop_server
+from helpers.kernel.panel import ClassPanel
 from helpers.stages import json_chat, socketio_chat
-from helpers.widgets import JsonChatClient
 
 
 @pytest.fixture

@@ -17,10 +17,11 @@ import websockets
 from aiohttp import WSMsgType, web
 
 from helpers.checks.capstone import StudentProgram
-from helpers.lifecycle import start_server, stop_server
-from helpers.log import ServerLog, route_prints, server_context
-from helpers.probes import stalled_client
-from helpers.sio import SIO, quiet_logger
+from helpers.clients.probes import stalled_client
+from helpers.common.quiet import quiet_logger
+from helpers.kernel.lifecycle import start_server, stop_server
+from helpers.server.log import ServerLog, route_prints, server_context
+from helpers.server.sio.serving import SIO
 from helpers.stages import socketio_basic
 
 

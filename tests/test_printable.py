@@ -2,7 +2,7 @@
 
 A chat relays what strangers type: an ESC sequence clears the teacher's screen or writes the
 clipboard (OSC 52), a newline fakes a line of the server's own, an RTL override turns text
-around. Every sink escapes them visibly (``helpers.text.printable``), and a nickname with
+around. Every sink escapes them visibly (``helpers.common.text.printable``), and a nickname with
 one is refused with a clear error. Real servers, real clients, a real terminal process.
 """
 
@@ -19,14 +19,14 @@ import websockets
 from aiohttp import WSMsgType, web
 from process_support import die_with_parent, stop_process
 
-from helpers.log import ServerLog, route_prints, server_context
-from helpers.panel import ClassPanel
+from helpers.clients.socketio_widgets import SocketIOChatClient
+from helpers.clients.widgets import ChatClient, JsonChatClient
+from helpers.common.text import printable
+from helpers.kernel.panel import ClassPanel
 from helpers.protocol import parse_message
-from helpers.sio_widgets import SocketIOChatClient
+from helpers.server.log import ServerLog, route_prints, server_context
 from helpers.stages import echo, json_chat, socketio_chat
 from helpers.stages.socketio_features import problem_with
-from helpers.text import printable
-from helpers.widgets import ChatClient, JsonChatClient
 
 ROOT = Path(__file__).resolve().parent.parent
 

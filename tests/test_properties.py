@@ -35,11 +35,12 @@ import websockets
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from helpers.app import LIMITS
-from helpers.lifecycle import RunningServer
-from helpers.limits import Limits
+from helpers.common.quiet import quiet_logger
+from helpers.kernel.lifecycle import RunningServer
 from helpers.protocol import CLIENT_TYPES
-from helpers.sio import quiet_logger, socketio_server_of
+from helpers.server.app import LIMITS
+from helpers.server.limits import Limits
+from helpers.server.sio.hold import socketio_server_of
 from helpers.stages import json_chat, socketio_chat, socketio_features
 
 SHARED = dict(
@@ -497,7 +498,7 @@ EVENTS_HEARD: dict[str, Callable[[tuple[Any, ...]], bool]] = {
 """What a client of either stage hears, with its arguments; ``chat message`` differs by stage.
 
 ``refused`` answers input the server can't take at all (a packet it can't read, an integer
-of more than 100 digits, binary): helpers.sio.REFUSED, its reason in ``error``."""
+of more than 100 digits, binary): helpers.server.sio.hold.REFUSED, its reason in ``error``."""
 
 STAGE_EVENTS_HEARD: dict[ModuleType, dict[str, Callable[[tuple[Any, ...]], bool]]] = {
     socketio_features: {**EVENTS_HEARD, "chat message": args_are(is_line)},

@@ -16,14 +16,16 @@ import asyncio
 import pytest
 import websockets
 
-from helpers import share
-from helpers.app import raw_websockets
-from helpers.lifecycle import open_server, start_server, stop_server
-from helpers.panel import ClassPanel
-from helpers.share import Sharing, hand_out_a_new_key, with_key
-from helpers.sio_widgets import SocketIOClient
+from helpers.clients.socketio_widgets import SocketIOClient
+from helpers.clients.widgets import JsonChatClient
+from helpers.common.addresses import with_key
+from helpers.kernel import share
+from helpers.kernel.join import hand_out_a_new_key
+from helpers.kernel.lifecycle import open_server, start_server, stop_server
+from helpers.kernel.panel import ClassPanel
+from helpers.kernel.share import Sharing
+from helpers.server.app import raw_websockets
 from helpers.stages import STAGES
-from helpers.widgets import JsonChatClient
 from tests.moderation_support import moderation_cell
 
 WHY = "please stay on topic"

@@ -25,9 +25,9 @@ import websockets
 from redis import asyncio as aioredis
 from scale_support import free_port, needs
 
-from helpers.nginx import start_nginx
-from helpers.programs import Program, start_serve, stop_all_programs
-from helpers.redis_server import Redis, start_redis
+from helpers.programs.nginx import start_nginx
+from helpers.programs.process import Program, start_serve, stop_all_programs
+from helpers.programs.redis_server import Redis, start_redis
 from helpers.stages import chat_cluster
 
 WAIT = 10.0
@@ -181,7 +181,7 @@ async def test_two_clients_asking_one_nickname_at_once_on_two_processes_get_two(
 
 
 async def test_a_program_refuses_a_port_another_program_holds(free_port):
-    from helpers.programs import ProgramFailed, start_program
+    from helpers.programs.process import ProgramFailed, start_program
 
     with socket.socket() as other:
         other.bind(("127.0.0.1", free_port))
@@ -402,7 +402,7 @@ async def test_after_a_redis_restart_every_process_subscribes_again(redis, tmp_p
 
 
 def test_nginx_config_routes_by_cookie_and_fails_over(tmp_path):
-    from helpers.nginx import nginx_config
+    from helpers.programs.nginx import nginx_config
 
     config = nginx_config(8080, {"node-a": 3001, "node-b": 3002}, tmp_path)
     assert "map $cookie_chat_node $chat_upstream" in config

@@ -1,4 +1,4 @@
-"""Every HTTP response of the workbook's servers carries the security headers (``helpers.headers``).
+"""Every HTTP response of the workbook's servers carries the security headers (``helpers.server.headers``).
 
 Pages, scripts, a missing file, a refusal (foreign Host, missing join key), Socket.IO's
 long-polling and the key check: each must say ``Referrer-Policy: no-referrer`` (a shared
@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from helpers import share
-from helpers.headers import CONTENT_SECURITY_POLICY
-from helpers.lifecycle import RunningServer, start_server, stop_server
+from helpers.kernel import share
+from helpers.kernel.lifecycle import RunningServer, start_server, stop_server
+from helpers.server.headers import CONTENT_SECURITY_POLICY
 from helpers.stages import STAGES
 
 NETWORK = "127.0.0.2"

@@ -22,8 +22,8 @@ import websockets
 from process_support import die_with_parent, stop_group, stop_process
 from scale_support import bindable
 
+from helpers.common.quiet import quiet_logger
 from helpers.serve import parse_args, stage_options
-from helpers.sio import quiet_logger
 from helpers.stages import STAGES
 
 pytest_plugins = ["pytester"]

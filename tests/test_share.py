@@ -25,14 +25,16 @@ import socketio
 import websockets
 from aiohttp import web
 
-from helpers import share
-from helpers.app import DOORS, LOOPBACK_NAMES, NEEDS_KEY
-from helpers.lifecycle import RunningServer, start_server, stop_server
-from helpers.share import NO_NETWORK, QR_BORDER, JoinCode, Sharing, with_key
-from helpers.sio import SIO, quiet_logger
-from helpers.sio_widgets import SocketIOClient
+from helpers.clients.socketio_widgets import SocketIOClient
+from helpers.clients.widgets import ChatClient
+from helpers.common.addresses import with_key
+from helpers.common.quiet import quiet_logger
+from helpers.kernel import share
+from helpers.kernel.lifecycle import RunningServer, start_server, stop_server
+from helpers.kernel.share import NO_NETWORK, QR_BORDER, JoinCode, Sharing
+from helpers.server.app import DOORS, LOOPBACK_NAMES, NEEDS_KEY
+from helpers.server.sio.serving import SIO
 from helpers.stages import STAGES
-from helpers.widgets import ChatClient
 
 NETWORK = "127.0.0.2"
 KEY_ALPHABET = set(string.ascii_letters + string.digits + "-_")

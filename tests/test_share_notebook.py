@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from helpers.share import ADDRESS_VARIABLE, JoinCard
+from helpers.kernel.share import ADDRESS_VARIABLE, JoinCard
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_10 = ROOT / "notebooks" / "10-the-whole-class.ipynb"

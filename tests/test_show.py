@@ -6,8 +6,8 @@ import html
 
 import ipywidgets as widgets
 
-from helpers.app import PUBLIC
-from helpers.show import page, show_file
+from helpers.kernel.show import page, show_file
+from helpers.server.app import PUBLIC
 
 
 class FakeServer:

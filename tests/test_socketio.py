@@ -11,11 +11,13 @@ import pytest
 import socketio
 import websockets
 
-from helpers.lifecycle import stop_server
-from helpers.sio import CLIENT_DIST, SIO, hide_ids, socketio_server_of
-from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
+from helpers.clients.socketio_widgets import SocketIOChatClient, SocketIOClient
+from helpers.clients.widgets import transcript
+from helpers.common.text import hide_ids
+from helpers.kernel.lifecycle import stop_server
+from helpers.server.sio.hold import CLIENT_DIST, socketio_server_of
+from helpers.server.sio.serving import SIO
 from helpers.stages import socketio_basic, socketio_chat
-from helpers.widgets import transcript
 from tests.scale_support import IN_CI
 
 
@@ -98,7 +100,7 @@ async def test_the_browser_client_is_served_from_node_modules(serve):
 
 
 def test_the_page_never_uses_innerhtml_and_pins_the_cdn_version():
-    from helpers.app import PUBLIC
+    from helpers.server.app import PUBLIC
 
     module = (PUBLIC / "js" / "socketio.mjs").read_text()
     assert "innerHTML" not in module

@@ -16,8 +16,8 @@ from contextlib import asynccontextmanager
 import pytest
 import websockets
 
-from helpers.sio import socketio_server_of
-from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
+from helpers.clients.socketio_widgets import SocketIOChatClient, SocketIOClient
+from helpers.server.sio.hold import socketio_server_of
 from helpers.stages import socketio_basic, socketio_chat
 from helpers.stages.socketio_chat import STORE
 

@@ -22,12 +22,14 @@ import pytest
 import socketio
 from raw_peers import RawWebsocket
 
-from helpers import sio as sio_plumbing
-from helpers.app import SOCKETS, open_connections
+from helpers.common.quiet import quiet_logger
 from helpers.delivery import MessageStore
-from helpers.lifecycle import start_server, stop_server
-from helpers.limits import LIMITS
-from helpers.sio import REFUSED, quiet_logger
+from helpers.kernel.lifecycle import start_server, stop_server
+from helpers.server.app import SOCKETS, open_connections
+from helpers.server.limits import LIMITS
+from helpers.server.sio import refusals
+from helpers.server.sio.hold import socketio_server_of
+from helpers.server.sio.refusals import REFUSED
 from helpers.stages import socketio_basic, socketio_chat, socketio_features
 
 ENGINEIO = "/socket.io/?EIO=4&transport=websocket"
@@ -382,7 +384,7 @@ async def test_an_upgrade_that_never_sends_its_probe_is_closed_and_the_session_p
 ):
     """Review: an upgrading websocket that says nothing was held open for ever; then, with a
     timeout, the session stayed "upgrading": its polls got noops only, connected but deaf."""
-    monkeypatch.setattr(sio_plumbing, "UPGRADE_TIMEOUT", 0.5)
+    monkeypatch.setattr(refusals, "UPGRADE_TIMEOUT", 0.5)
     base = f"http://127.0.0.1:{chat_server.port}/socket.io/?EIO=4&transport=polling"
     async with aiohttp.ClientSession() as http:
         async with http.get(base) as response:
@@ -534,7 +536,7 @@ async def test_a_connect_handler_without_auth_still_connects_clients():
     app = socketio_basic.make_app()
     greeted: list[str] = []
 
-    @sio_plumbing.socketio_server_of(app).event
+    @socketio_server_of(app).event
     async def connect(sid, environ) -> None:
         greeted.append(sid)
 

@@ -11,7 +11,7 @@ import pytest
 import websockets
 from aiohttp import web
 
-from helpers.app import SOCKETS
+from helpers.server.app import SOCKETS
 from helpers.stages import broadcast as readable_stage
 from helpers.stages import echo, fast_broadcast, json_chat, receive
 from helpers.stages.broadcast import broadcast

@@ -7,7 +7,7 @@ import re
 import aiohttp
 import pytest
 
-from helpers.app import PUBLIC
+from helpers.server.app import PUBLIC
 from helpers.stages import static
 
 JS_TYPES = {"text/javascript", "application/javascript"}  # both load ES modules in browsers

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from helpers import waiting
-from helpers.waiting import Lines, WaitTimeout, describe_interrupt
+from helpers.common import waiting
+from helpers.common.waiting import Lines, WaitTimeout, describe_interrupt
 
 
 async def test_a_line_from_before_the_cell_does_not_satisfy_a_wait(monkeypatch):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
+from helpers.clients.socketio_widgets import SocketIOChatClient, SocketIOClient
+from helpers.clients.widgets import ChatClient
 from helpers.stages import echo, socketio_basic, socketio_chat
-from helpers.widgets import ChatClient
 
 LINES = 20
 

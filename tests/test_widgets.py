@@ -8,12 +8,12 @@ import re
 import ipywidgets as widgets
 import pytest
 
-from helpers.app import SOCKETS
-from helpers.cli import websocket_cli
-from helpers.limits import LIMITS
-from helpers.sio_widgets import SocketIOChatClient
+from helpers.clients.cli import websocket_cli
+from helpers.clients.socketio_widgets import SocketIOChatClient
+from helpers.clients.widgets import NOT_CONNECTED, ChatClient, JsonChatClient, side_by_side, transcript
+from helpers.server.app import SOCKETS
+from helpers.server.limits import LIMITS
 from helpers.stages import broadcast, echo, json_chat, receive, socketio_chat
-from helpers.widgets import NOT_CONNECTED, ChatClient, JsonChatClient, side_by_side, transcript
 
 
 async def test_not_connected_when_no_server_runs(free_port):
@@ -42,7 +42,7 @@ async def test_echo_round_trip_and_transcript(serve):
 
 
 async def test_server_stop_is_seen_by_the_client(serve):
-    from helpers.lifecycle import stop_server
+    from helpers.kernel.lifecycle import stop_server
 
     server = await serve(receive.make_app())
     client = ChatClient("page")
@@ -115,7 +115,7 @@ async def test_command_line_client_transcript(serve):
 
 def test_no_widget_method_hides_one_of_ipywidgets():
     """``send``, ``log``, ``close``... are ipywidgets' own: a chat widget must not redefine them."""
-    from helpers.sio_widgets import SocketIOChatClient, SocketIOClient
+    from helpers.clients.socketio_widgets import SocketIOChatClient, SocketIOClient
 
     theirs = {name for name in dir(widgets.VBox) if not name.startswith("_")}
     for cls in (ChatClient, JsonChatClient, SocketIOClient, SocketIOChatClient):
@@ -137,7 +137,7 @@ async def test_enter_in_the_text_box_sends(serve):
 
 
 async def test_the_widget_comes_back_by_itself_after_a_restart(free_port):
-    from helpers.lifecycle import start_server, stop_server
+    from helpers.kernel.lifecycle import start_server, stop_server
 
     server = await start_server(echo.make_app(), port=free_port, quiet=True)
     client = ChatClient("page")
@@ -180,7 +180,7 @@ def test_widgets_side_by_side_read_as_text_without_a_kernel():
 
 async def test_connecting_again_while_it_reconnects_leaves_one_connection(free_port):
     """``connect`` right after a restart: the widget was about to come back by itself."""
-    from helpers.lifecycle import start_server, stop_server
+    from helpers.kernel.lifecycle import start_server, stop_server
 
     server = await start_server(echo.make_app(), port=free_port, quiet=True)
     client = ChatClient("page")

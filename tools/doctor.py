@@ -51,7 +51,7 @@ MINIMUM_PYTHON = (3, 11)
 
 PORT_VARIABLE = "WORKBOOK_PORT"
 DEFAULT_PORT = 3000
-"""What ``helpers.lifecycle.DEFAULT_PORT`` reads: ``WORKBOOK_PORT``, else 3000 (the tutorial's)."""
+"""What ``helpers.common.addresses.DEFAULT_PORT`` reads: ``WORKBOOK_PORT``, else 3000 (the tutorial's)."""
 
 SHOWN = 4
 """Packages named on a FAIL line: enough to see what is wrong, short enough to read."""
@@ -219,8 +219,8 @@ def standalone(name: str) -> ModuleType:
     """``helpers/NAME.py`` loaded on its own, never through the ``helpers`` package: its
     ``__init__`` imports aiohttp (absent before ``make setup``) and reads ``WORKBOOK_PORT`` (a bad
     one would stop the doctor instead of failing the port line). Only for modules that need
-    nothing but the standard library: ``helpers.chromium``, ``helpers.programs``."""
-    qualified = f"doctor_helpers_{name}"
+    nothing but the standard library: ``helpers.programs.chromium``, ``helpers.programs.process``."""
+    qualified = f"doctor_helpers_{name.replace('/', '_')}"
     if qualified in sys.modules:
         return sys.modules[qualified]
     spec = importlib.util.spec_from_file_location(qualified, ROOT / "helpers" / f"{name}.py")
@@ -233,8 +233,9 @@ def standalone(name: str) -> ModuleType:
 
 
 def constant(name: str, variable: str) -> str:
-    """The string ``helpers/NAME.py`` assigns to ``VARIABLE``, read from its source: ``helpers.nginx``
-    and ``helpers.redis_server`` import packages the doctor can't count on (redis, aiohttp)."""
+    """The string ``helpers/NAME.py`` assigns to ``VARIABLE``, read from its source:
+    ``helpers.programs.nginx`` and ``helpers.programs.redis_server`` import packages the doctor
+    can't count on (redis, aiohttp)."""
     tree = ast.parse((ROOT / "helpers" / f"{name}.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == variable for t in node.targets):
@@ -243,9 +244,9 @@ def constant(name: str, variable: str) -> str:
 
 
 def check_chromium() -> Check:
-    """The Chromium the browser tests drive (``helpers.chromium.CHROMIUM``: Debian's
+    """The Chromium the browser tests drive (``helpers.programs.chromium.CHROMIUM``: Debian's
     ``/usr/bin/chromium``, or ``WORKBOOK_CHROMIUM``); Playwright never downloads one."""
-    chromium = standalone("chromium").CHROMIUM
+    chromium = standalone("programs/chromium").CHROMIUM
     if MACOS:
         fix = ("the browser tests drive Debian's Chromium: on macOS they are skipped (CI runs them, on "
                "Debian); WORKBOOK_CHROMIUM=/path/to/a/Chromium binary might do, untested")
@@ -259,14 +260,18 @@ def check_chromium() -> Check:
     return Check("Chromium", True, f"{version} ({chromium})")
 
 
-INSTALL_TEXTS = {"redis-server": ("redis_server", ["--version"]), "nginx": ("nginx", ["-v"])}
+INSTALL_TEXTS = {
+    "redis-server": ("programs/redis_server", ["--version"]),
+    "nginx": ("programs/nginx", ["-v"]),
+}
 """The module whose ``INSTALL`` says how to get each program, and how it tells its version."""
 
 
 def check_program(program: str) -> Check:
-    """redis-server or nginx, found as notebook 12 and its tests find it (``helpers.programs.installed``)."""
+    """redis-server or nginx, found as notebook 12 and its tests find it
+    (``helpers.programs.process.installed``)."""
     module, version_flags = INSTALL_TEXTS[program]
-    path = standalone("programs").installed(program)
+    path = standalone("programs/process").installed(program)
     if path is None:
         fix = constant(module, "INSTALL")
         if MACOS:
@@ -282,8 +287,8 @@ def check_program(program: str) -> Check:
 
 
 def free(port: int) -> bool:
-    """Nothing listens on 127.0.0.1:``port``, as ``helpers.programs`` sees it before it starts one."""
-    return standalone("programs").port_free(port)
+    """Nothing listens on 127.0.0.1:``port``, as ``helpers.programs.process`` sees it before it starts one."""
+    return standalone("programs/process").port_free(port)
 
 
 def holder(port: int) -> str | None:
@@ -342,15 +347,15 @@ def wsl() -> bool:
 
 
 def check_address() -> Check:
-    """The address ``helpers.share`` would share a server on: students' machines must reach it."""
+    """The address ``helpers.kernel.share`` would share a server on: students' machines must reach it."""
     name = "sharing address"
     try:
-        from helpers.share import ADDRESS_VARIABLE as variable
-        from helpers.share import network_address
+        from helpers.kernel.share import ADDRESS_VARIABLE as variable
+        from helpers.kernel.share import network_address
     except ImportError as error:
-        return Check(name, False, f"helpers.share does not import ({error})", "make setup")
-    except Exception as error:  # a bad WORKBOOK_PORT raises in helpers.lifecycle
-        return Check(name, False, f"helpers.share does not import ({type(error).__name__}: {error})",
+        return Check(name, False, f"helpers.kernel.share does not import ({error})", "make setup")
+    except Exception as error:  # a bad WORKBOOK_PORT raises in helpers.kernel.lifecycle
+        return Check(name, False, f"helpers.kernel.share does not import ({type(error).__name__}: {error})",
                      "fix what the error names (WORKBOOK_PORT: see the port line)")
     fix = (f"{variable}=192.168.1.20 make lab, with this machine's address on the classroom network "
            "(`hostname -I` on Linux, `ipconfig getifaddr en0` on macOS)")

@@ -33,10 +33,10 @@ from pathlib import Path
 import nbformat
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from helpers.chromium import CHROMIUM, CHROMIUM_ARGS
-from helpers.lifecycle import start_server, stop_server
+from helpers.clients.widgets import ChatClient, JsonChatClient
+from helpers.kernel.lifecycle import start_server, stop_server
+from helpers.programs.chromium import CHROMIUM, CHROMIUM_ARGS
 from helpers.stages import STAGES
-from helpers.widgets import ChatClient, JsonChatClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "05-broadcast-server.ipynb"

@@ -28,7 +28,7 @@ from helpers.checks.socketio import events_arrive
 from helpers.checks.trial import NOTHING, Emit, Nothing, NotYet, Trial, Verdict, checker, run_check
 from helpers.checks.verdict import Described, shown
 from helpers.checks.websocket import stalled_reader_holds_nobody_back
-from helpers.programs import accepts, die_with_kernel
+from helpers.programs.process import accepts, die_with_kernel
 
 __all__ = ["StudentProgram", "check_socketio_server", "check_websocket_server"]
 

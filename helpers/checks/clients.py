@@ -18,7 +18,7 @@ from socketio.exceptions import TimeoutError as SioTimeoutError
 from websockets.exceptions import ConnectionClosed
 
 from helpers.checks.verdict import Nothing, NotYet
-from helpers.sio import quiet_logger
+from helpers.common.quiet import quiet_logger
 
 __all__ = ["WAIT", "SocketIOPeer", "WebsocketPeer"]
 

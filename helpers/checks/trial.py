@@ -33,13 +33,13 @@ from typing import Any
 
 from aiohttp import web
 
-from helpers.app import SOCKETS, add_plumbing, open_connections
 from helpers.checks.clients import WAIT, SocketIOPeer, WebsocketPeer
 from helpers.checks.interrupt import Interrupts, LoopHeld, stoppable_student_code
 from helpers.checks.verdict import NOTHING, Emit, Nothing, NotYet, Verdict, shown
-from helpers.lifecycle import RunningServer, open_server
-from helpers.sio import SIO
-from helpers.waiting import now
+from helpers.common.waiting import now
+from helpers.kernel.lifecycle import RunningServer, open_server
+from helpers.server.app import SOCKETS, add_plumbing, open_connections
+from helpers.server.sio.serving import SIO
 
 __all__ = [
     "CHECK_TIMEOUT",

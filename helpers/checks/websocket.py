@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from helpers.app import json_actions
 from helpers.checks.trial import NOTHING, LogCursor, Nothing, NotYet, Trial, Verdict, checker, run_check
 from helpers.checks.verdict import Described, shown
-from helpers.probes import STALLED_BUFFER, stalled_client
+from helpers.clients.probes import STALLED_BUFFER, stalled_client
+from helpers.server.app import json_actions
 
 __all__ = [
     "check_length_log",

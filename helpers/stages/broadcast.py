@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import WSMsgType, web
 
-from helpers.app import PUBLIC, drop  # drop: step 2 below
+from helpers import PUBLIC, drop  # drop: step 2 below
 from helpers.stages.echo import BINARY_REFUSED
 from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
 

@@ -12,8 +12,7 @@ from aiohttp import WSMsgType, web
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from helpers.app import LOG, PUBLIC, RATE_LIMIT
-from helpers.log import ServerLog
+from helpers import LOG, PUBLIC, RATE_LIMIT, ServerLog
 from helpers.stages import fast_broadcast
 from helpers.stages.broadcast import CLIENTS, EXCEPT_SELF
 from helpers.stages.echo import BINARY_REFUSED

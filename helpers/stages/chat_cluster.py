@@ -13,7 +13,7 @@ import socketio
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpers.sio import until_sent
+from helpers import until_sent
 from helpers.stages import socketio_chat, socketio_features
 from helpers.stages.broadcast_bus import BUS, use_bus
 from helpers.stages.socketio_basic import SIO

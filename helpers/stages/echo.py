@@ -4,7 +4,7 @@
 
 from aiohttp import WSMsgType, web
 
-from helpers.app import PUBLIC
+from helpers import PUBLIC
 from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
 
 BINARY_REFUSED = "error: binary frames are not supported here; send text"

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from aiohttp import WSMsgType, web
 
-from helpers.app import LIMITS, LOG, PUBLIC, transport_of
+from helpers import LIMITS, LOG, PUBLIC, transport_of
 from helpers.stages.broadcast import CLIENTS, EXCEPT_SELF
 from helpers.stages.echo import BINARY_REFUSED
 from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index
@@ -114,7 +114,7 @@ class Outbox:
     def flush(self) -> None:
         self.flushing = False
         for ws, frames in list(self.waiting.items()):
-            transport = transport_of(ws)  # helpers.app: the connection under this websocket
+            transport = transport_of(ws)  # helpers.server.app: the connection under this websocket
             if ws.closed or transport is None or transport.is_closing():
                 del self.waiting[ws]  # it left, or is closing: no frame may follow a close frame
                 self.sizes.pop(ws, None)

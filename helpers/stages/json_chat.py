@@ -8,8 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from helpers.app import PUBLIC
-from helpers.limits import RATE_LIMIT
+from helpers import PUBLIC, RATE_LIMIT
 from helpers.protocol import Message, ProtocolError, error_message, parse_message
 from helpers.stages.broadcast import CLIENTS, broadcast
 from helpers.stages.receive import HEARTBEAT, MAX_MESSAGE, index

@@ -4,7 +4,7 @@
 
 from aiohttp import WSMsgType, web
 
-from helpers.app import PUBLIC
+from helpers import PUBLIC
 
 HEARTBEAT = 15.0  # seconds between pings; a client that doesn't answer one within half that is dropped
 MAX_MESSAGE = 64 * 1024  # bytes: a message this long or longer closes its connection (1009)

@@ -5,7 +5,7 @@
 import socketio
 from aiohttp import web
 
-from helpers.app import PUBLIC
+from helpers import PUBLIC
 from helpers.stages.receive import index
 
 SIO = web.AppKey("sio", socketio.AsyncServer)

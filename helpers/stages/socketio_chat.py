@@ -7,8 +7,8 @@ import asyncio
 import socketio
 from aiohttp import web
 
+from helpers import until_sent
 from helpers.delivery import Message, MessageStore
-from helpers.sio import until_sent
 from helpers.stages.socketio_basic import SIO
 from helpers.stages.socketio_features import (
     MAX_TEXT,

@@ -8,7 +8,7 @@ from itertools import count
 import socketio
 from aiohttp import web
 
-from helpers.app import PUBLIC
+from helpers import PUBLIC
 from helpers.stages.receive import index
 from helpers.stages.socketio_basic import SIO
 

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from helpers.app import chat_app
+from helpers import chat_app
 
 
 def make_app() -> web.Application:

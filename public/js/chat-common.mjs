@@ -37,7 +37,7 @@ const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 
 /**
  * `text` with each character of `CONTROLS` shown as its escape (`\n`, `\x1b`, `\u202e`):
- * visible, and inert. The same escapes as the server's log and the widgets (`helpers/text.py`).
+ * visible, and inert. The same escapes as the server's log and the widgets (`helpers/common/text.py`).
  */
 export function escapeControls (text) {
   return String(text).replace(CONTROLS, (c) => {

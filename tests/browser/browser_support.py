@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.chromium import CHROMIUM
+from helpers.programs.chromium import CHROMIUM
 from tests.scale_support import IN_CI
 
 

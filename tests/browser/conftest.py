@@ -22,8 +22,8 @@ import pytest
 import pytest_asyncio
 from browser_support import chromium_missing, require
 
-from helpers.chromium import CHROMIUM, CHROMIUM_ARGS
-from helpers.lifecycle import RunningServer, start_server, stop_server
+from helpers.kernel.lifecycle import RunningServer, start_server, stop_server
+from helpers.programs.chromium import CHROMIUM, CHROMIUM_ARGS
 from helpers.stages import STAGES
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

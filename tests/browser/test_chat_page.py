@@ -6,8 +6,8 @@ import pytest
 from pagelog import log_count, log_line
 from playwright.async_api import expect
 
-from helpers.lifecycle import stop_server
-from helpers.widgets import ChatClient
+from helpers.clients.widgets import ChatClient
+from helpers.kernel.lifecycle import stop_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

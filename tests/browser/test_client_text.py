@@ -18,9 +18,9 @@ from aiohttp import web
 from pagelog import log_line
 from playwright.async_api import expect
 
-from helpers.app import PUBLIC
-from helpers.lifecycle import start_server, stop_server
-from helpers.sio import CLIENT_DIST
+from helpers.kernel.lifecycle import start_server, stop_server
+from helpers.server.app import PUBLIC
+from helpers.server.sio.hold import CLIENT_DIST
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

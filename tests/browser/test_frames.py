@@ -1,6 +1,6 @@
 """Who may show a page in a frame (CSP ``frame-ancestors``), in a real Chromium.
 
-JupyterLab shows a page in an IFrame (``helpers.show.PageFrame``): JupyterLab is served from
+JupyterLab shows a page in an IFrame (``helpers.kernel.show.PageFrame``): JupyterLab is served from
 its own port on localhost or 127.0.0.1, the page from the workbook's. That must still work;
 a page of any other site (here 127.0.0.2, standing in for one) must not frame the chat (it
 could lay buttons over it and trick a student into clicking).
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from helpers.lifecycle import start_server, stop_server
+from helpers.kernel.lifecycle import start_server, stop_server
 from helpers.stages import STAGES
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -8,9 +8,9 @@ import pytest
 from pagelog import log_line
 from playwright.async_api import expect
 
-from helpers.app import SOCKETS
+from helpers.clients.widgets import JsonChatClient
+from helpers.server.app import SOCKETS
 from helpers.stages import json_chat
-from helpers.widgets import JsonChatClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from helpers.widgets import KERNEL_GONE
+from helpers.clients.widgets import KERNEL_GONE
 from tools.screenshots import NOTEBOOK, NOTEBOOK_READY, jupyterlab, run_all
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -17,9 +17,9 @@ import pytest_asyncio
 from pagelog import log_line
 from playwright.async_api import expect
 
-from helpers import share
-from helpers.lifecycle import start_server, stop_server
-from helpers.sio import CLIENT_DIST
+from helpers.kernel import share
+from helpers.kernel.lifecycle import start_server, stop_server
+from helpers.server.sio.hold import CLIENT_DIST
 from helpers.stages import STAGES
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

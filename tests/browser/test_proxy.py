@@ -45,7 +45,7 @@ async def serve(kernel: RemoteKernel, stage: str, page: str) -> str:
     """Start ``stage`` in the kernel; the path of ``page`` as the kernel prints it."""
     printed = await kernel.run(
         "from helpers import start_server\n"
-        "from helpers.show import page\n"
+        "from helpers.kernel.show import page\n"
         "from helpers.stages import STAGES\n"
         f"server = await start_server(STAGES[{stage!r}]())\n"
         f"page(server, {page!r}, embed=False)"
@@ -61,7 +61,7 @@ async def test_chat_html_through_the_proxy_talks_with_a_widget(hub, pages):
     path = await serve(kernel, "broadcast", "chat.html")
     assert re.fullmatch(rf"{BASE}proxy/\d+/chat\.html", path), "the kernel links through the proxy"
     await kernel.run(
-        "from helpers.widgets import ChatClient\n"
+        "from helpers.clients.widgets import ChatClient\n"
         "widget = ChatClient('widget')\n"
         "assert await widget.connect(server.ws_url)"
     )
@@ -83,7 +83,7 @@ async def test_json_html_through_the_proxy_talks_with_a_widget(hub, pages):
     await logged_in(pages, server)
     path = await serve(kernel, "json", "json.html")
     await kernel.run(
-        "from helpers.widgets import JsonChatClient\n"
+        "from helpers.clients.widgets import JsonChatClient\n"
         "widget = JsonChatClient('carol')\n"
         "assert await widget.connect(server.ws_url)\n"
         "await widget.nick('carol')\n"
@@ -109,7 +109,7 @@ async def test_socketio_html_through_the_proxy_talks_with_a_widget(hub, pages):
     await logged_in(pages, server)
     path = await serve(kernel, "socketio-chat", "socketio.html")
     await kernel.run(
-        "from helpers.sio_widgets import SocketIOChatClient\n"
+        "from helpers.clients.socketio_widgets import SocketIOChatClient\n"
         "widget = SocketIOChatClient('carol')\n"
         "assert await widget.connect(server.url)"
     )

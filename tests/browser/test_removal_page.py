@@ -15,11 +15,12 @@ import pytest
 from pagelog import log_count, log_line
 from playwright.async_api import expect
 
-from helpers import share
-from helpers.app import raw_websockets
-from helpers.lifecycle import start_server, stop_server
-from helpers.share import hand_out_a_new_key
-from helpers.sio import CLIENT_DIST, SIO
+from helpers.kernel import share
+from helpers.kernel.join import hand_out_a_new_key
+from helpers.kernel.lifecycle import start_server, stop_server
+from helpers.server.app import raw_websockets
+from helpers.server.sio.hold import CLIENT_DIST
+from helpers.server.sio.serving import SIO
 from helpers.stages import STAGES, json_chat
 from tests.moderation_support import moderation_cell
 

@@ -14,10 +14,10 @@ from pagelog import log_count, log_line
 from playwright.async_api import expect
 from scale_support import free_port, missing
 
-from helpers.nginx import start_nginx
-from helpers.programs import start_serve, stop_all_programs
-from helpers.redis_server import start_redis
-from helpers.sio import CLIENT_DIST
+from helpers.programs.nginx import start_nginx
+from helpers.programs.process import start_serve, stop_all_programs
+from helpers.programs.redis_server import start_redis
+from helpers.server.sio.hold import CLIENT_DIST
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

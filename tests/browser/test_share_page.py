@@ -18,12 +18,13 @@ from browser_support import require
 from pagelog import log_line
 from playwright.async_api import expect
 
-from helpers import share
-from helpers.lifecycle import RunningServer, start_server, stop_server
-from helpers.sio import CLIENT_DIST, quiet_logger
+from helpers.clients.widgets import ChatClient
+from helpers.common.quiet import quiet_logger
+from helpers.common.waiting import Changes
+from helpers.kernel import share
+from helpers.kernel.lifecycle import RunningServer, start_server, stop_server
+from helpers.server.sio.hold import CLIENT_DIST
 from helpers.stages import STAGES
-from helpers.waiting import Changes
-from helpers.widgets import ChatClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

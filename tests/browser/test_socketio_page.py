@@ -12,11 +12,12 @@ from browser_support import require
 from pagelog import log_count, log_line
 from playwright.async_api import expect
 
-from helpers.lifecycle import stop_server
-from helpers.limits import LIMITS
-from helpers.sio import CLIENT_DIST, SIO
+from helpers.common.waiting import Changes
+from helpers.kernel.lifecycle import stop_server
+from helpers.server.limits import LIMITS
+from helpers.server.sio.hold import CLIENT_DIST
+from helpers.server.sio.serving import SIO
 from helpers.stages.socketio_chat import STORE, wire
-from helpers.waiting import Changes
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.waiting import Changes
+from helpers.common.waiting import Changes
 from tests.scale_support import IN_CI
 
 HERE = Path(__file__).resolve().parent

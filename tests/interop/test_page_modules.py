@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from helpers.app import PUBLIC
+from helpers.server.app import PUBLIC
 
 COMMON = PUBLIC / "js" / "chat-common.mjs"
 
@@ -124,7 +124,7 @@ def test_the_pages_show_control_and_bidi_characters_escaped_and_isolate_right_to
     assert json.loads(result.stdout) == [
         "\\u202eevil",
         "\\x1b[31mred\\x1b[0m",
-        "a\\nb\\r\\u2028c",  # as helpers.text.printable writes them
+        "a\\nb\\r\\u2028c",  # as helpers.common.text.printable writes them
         "café \U0001f600 \u200d",  # letters, emoji and the joiner emoji need: as they are
         "\u2068אבי\u2069",  # right-to-left: isolated, as <bdi> does
         "ada",
@@ -141,8 +141,8 @@ console.log(JSON.stringify(escapeControls(text)))
 
 
 def test_the_pages_escape_exactly_what_the_server_log_and_the_widgets_escape(node):
-    """One rule for every place client text is shown: the pages' and ``helpers.text.printable``."""
-    from helpers.text import printable
+    """One rule for every place client text is shown: the pages' and ``helpers.common.text.printable``."""
+    from helpers.common.text import printable
 
     sample = "".join(map(chr, range(0x3000))) + "\U0001f600\u200d\ufeff"
     script = SAME_ESCAPES % {"module": json.dumps(COMMON.as_uri())}

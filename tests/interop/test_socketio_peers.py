@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import socketio
 
+from helpers.common.waiting import Changes
 from helpers.stages import STAGES
-from helpers.waiting import Changes
 
 
 class PythonPeer:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+from helpers.clients.widgets import ChatClient
 from helpers.stages import broadcast
-from helpers.widgets import ChatClient
 
 
 async def test_wscat_and_a_widget_client_chat_on_the_python_broadcast_stage(serve, spawn):
