@@ -71,9 +71,9 @@ WS_PEERS = (NODE_WS, NODE_WS_QUIET)
 SERVERS = [
     Server(NODE_WS, "ws", node("ws-server.mjs")),
     Server(NODE_WS_QUIET, "ws", node("ws-server.mjs", "--quiet")),
-    Server(RAW, "ws", stage("broadcast"), WS_PEERS),
-    Server("broadcast (uvloop)", "ws", stage("broadcast", uvloop=True), WS_PEERS),
-    Server("broadcast-readable (asyncio)", "ws", stage("broadcast-readable"), WS_PEERS),
+    Server(RAW, "ws", stage("broadcast-bus"), WS_PEERS),
+    Server("broadcast (uvloop)", "ws", stage("broadcast-bus", uvloop=True), WS_PEERS),
+    Server("broadcast-readable (asyncio)", "ws", stage("broadcast"), WS_PEERS),
     Server(NODE_SIO, "socketio", node("socketio-server.mjs")),
     Server(SIO, "socketio", stage("socketio"), (NODE_SIO,)),
     Server(NODE_SIO_DEFLATE, "socketio", node("socketio-server.mjs"), deflate=True),

@@ -46,7 +46,7 @@ MEMORY = ":memory:"
 """SQLite's name for a database kept in memory: the ``--db`` default."""
 
 NEEDS_DB = (
-    "--message-queue needs --db FILE on --stage socketio-chat: the processes that share "
+    "--message-queue needs --db FILE on --stage chat-cluster: the processes that share "
     "a message queue share the chat's messages too, in one SQLite file"
 )
 
@@ -69,7 +69,7 @@ def options_problem(
         checks.append(partial(origin_problem, origin))
     if "message_queue" in options:
         checks.append(partial(message_queue_problem, options["message_queue"]))
-        if stage == "socketio-chat" and options.get("db", MEMORY) == MEMORY:
+        if stage == "chat-cluster" and options.get("db", MEMORY) == MEMORY:
             checks.append(lambda: NEEDS_DB)
     if "db" in options:  # last: it opens the file
         checks.append(partial(db_problem, options["db"]))

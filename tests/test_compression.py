@@ -17,7 +17,7 @@ import websockets
 from helpers.server.limits import LIMITS
 from helpers.stages import STAGES
 
-RAW, SOCKETIO = "broadcast", "socketio"
+RAW, SOCKETIO = "broadcast-bus", "socketio"
 
 
 def url(server, stage: str) -> str:

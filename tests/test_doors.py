@@ -16,7 +16,7 @@ import websockets
 from helpers.server.app import allow_origins
 from helpers.stages import STAGES
 
-RAW = ["receive", "echo", "broadcast", "json"]
+RAW = ["receive", "echo", "broadcast", "broadcast-bus", "json"]
 SOCKETIO = ["socketio", "socketio-features", "socketio-chat"]
 
 
@@ -68,7 +68,7 @@ async def test_dns_rebinding_a_foreign_host_is_refused_even_with_a_matching_orig
 
 
 async def test_an_origin_can_be_allowed_as_a_cell_shows(serve):
-    app = STAGES["broadcast"]()
+    app = STAGES["broadcast-bus"]()
     allow_origins(app, "http://localhost:5173")
     server = await serve(app)
     assert await upgrade_status(server.ws_url, Origin="http://localhost:5173") == 101

@@ -183,7 +183,7 @@ async def test_under_1024_open_files_a_hoarder_of_refused_connections_leaves_new
     """Issue 19: "under a 1,024 open-files limit a client holding its refused connections makes
     newcomers time out instead of getting 503"."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "helpers.serve", "--stage", "broadcast", "--port", str(free_port),
+        sys.executable, "-m", "helpers.serve", "--stage", "broadcast-bus", "--port", str(free_port),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, preexec_fn=_open_files_1024,
     )  # fmt: skip
     held, opened = [], []

@@ -26,7 +26,7 @@ from helpers.server.limits import LIMITS, RATE_LIMIT, Limits, RateLimit
 from helpers.server.log import MAX_LINE_CHARS, MAX_LINES, ServerLog
 from helpers.stages import STAGES, broadcast, broadcast_bus, echo, fast_broadcast, json_chat, receive
 
-RAW = ["receive", "echo", "broadcast", "json"]
+RAW = ["receive", "echo", "broadcast-bus", "json"]
 KIB = 1024
 
 
@@ -92,7 +92,7 @@ async def test_a_message_over_64_KiB_closes_that_client_with_1009_and_the_others
                 await huge.send("x" * (4 * KIB * KIB))
                 await asyncio.wait_for(huge.recv(), 5)
         await other.send(json.dumps({"type": "nick", "nick": "ok"}) if stage == "json" else "still here")
-        if stage in ("echo", "broadcast", "json"):
+        if stage in ("echo", "broadcast-bus", "json"):
             assert await asyncio.wait_for(other.recv(), 3)
     assert "Closed a client's connection (1009): its message was over the size limit." in server.log.lines
     assert all(len(line) <= MAX_LINE_CHARS + 30 for line in server.log.lines)
@@ -273,7 +273,7 @@ async def test_out_of_file_descriptors_the_server_answers_503_writes_one_line_an
     """Issue: under ``ulimit -n 1024``, 1,017 connections locked out every new client and wrote
     15,103 ``socket.accept() out of system resource`` tracebacks (6.2 MB) to stderr in 15 s."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "helpers.serve", "--stage", "broadcast", "--port", str(free_port),
+        sys.executable, "-m", "helpers.serve", "--stage", "broadcast-bus", "--port", str(free_port),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, preexec_fn=_low_open_files_limit,
     )  # fmt: skip
     try:

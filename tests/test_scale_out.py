@@ -52,7 +52,7 @@ async def chat_nodes(redis: Redis, tmp_path: Path, count: int) -> dict[str, Prog
     """``count`` socketio-chat processes on one Redis and one store: node-a, node-b, ..."""
     db = str(tmp_path / "chat.db")
     names = [f"node-{letter}" for letter in "abcdef"[:count]]
-    return {name: await serve(name, "socketio-chat", redis, db=db) for name in names}
+    return {name: await serve(name, "chat-cluster", redis, db=db) for name in names}
 
 
 def url(program: Program) -> str:
@@ -141,7 +141,7 @@ async def test_every_process_listens_before_it_serves(redis, tmp_path):
     in the notebook, Bob's "* bob connected" never reached Alice once in 9 runs in JupyterLab.
     python-socketio subscribes only at a process's first client; these servers subscribe at start."""
     await chat_nodes(redis, tmp_path, 2)
-    await serve("broadcast-1", "broadcast", redis)
+    await serve("broadcast-1", "broadcast-bus", redis)
     listening = await redis.subscribers("socketio", "chat", "broadcast")
     assert listening == {"socketio": 2, "chat": 2, "broadcast": 1}
 
@@ -255,8 +255,8 @@ async def test_a_shared_message_queue_needs_a_shared_store():
 
 
 async def test_the_raw_broadcast_fans_out_through_redis_pub_sub(redis):
-    first = await serve("broadcast-1", "broadcast", redis)
-    second = await serve("broadcast-2", "broadcast", redis, except_self=True)
+    first = await serve("broadcast-1", "broadcast-bus", redis)
+    second = await serve("broadcast-2", "broadcast-bus", redis, except_self=True)
     async with (
         websockets.connect(f"ws://127.0.0.1:{first.port}/") as one,
         websockets.connect(f"ws://127.0.0.1:{second.port}/") as two,
@@ -280,7 +280,7 @@ async def test_the_raw_broadcast_fans_out_through_redis_pub_sub(redis):
 async def test_a_raw_message_that_reached_fewer_servers_than_listen_is_reported(redis):
     """A process that says it listens (its heartbeat) but is not subscribed (as for a moment
     after Redis restarts) misses a message: the sender is told how many servers got it."""
-    first = await serve("broadcast-1", "broadcast", redis)
+    first = await serve("broadcast-1", "broadcast-bus", redis)
     client = aioredis.Redis.from_url(redis.url)
     try:
         await client.set("broadcast:a-process-not-subscribed-yet", "listening", ex=30)
@@ -295,7 +295,7 @@ async def test_a_raw_message_that_reached_fewer_servers_than_listen_is_reported(
 
 async def test_a_flood_of_raw_messages_is_refused_message_by_message_not_relayed(redis):
     """Every message relayed costs every process: past the rate limit, the sender is told."""
-    first = await serve("broadcast-1", "broadcast", redis)
+    first = await serve("broadcast-1", "broadcast-bus", redis)
     async with websockets.connect(f"ws://127.0.0.1:{first.port}/") as flooder:
         for n in range(100):
             await flooder.send(f"flood {n}")

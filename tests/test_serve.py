@@ -131,7 +131,7 @@ async def test_an_option_of_another_stage_is_refused_with_the_stages_that_take_i
     served = await launch("--stage", "echo", "--except-self")
     assert await asyncio.wait_for(served.process.wait(), 10) == 2
     error = (await served.process.stderr.read()).decode()
-    takers = "broadcast, broadcast-readable, socketio"
+    takers = "broadcast, broadcast-bus, socketio"
     assert f"--except-self is not an option of --stage echo (it is of: {takers})" in error
 
 
@@ -151,8 +151,8 @@ def test_every_make_app_option_is_a_command_line_option(stage, option):
 
 
 def test_a_flag_can_be_turned_off_too():
-    assert parse_args(["--stage", "broadcast", "--no-except-self"]).options == {"except_self": False}
-    assert parse_args(["--stage", "broadcast"]).options == {}, "make_app's own defaults apply"
+    assert parse_args(["--stage", "broadcast-bus", "--no-except-self"]).options == {"except_self": False}
+    assert parse_args(["--stage", "broadcast-bus"]).options == {}, "make_app's own defaults apply"
 
 
 def test_a_parameter_without_a_command_line_form_is_named():
@@ -248,10 +248,12 @@ ROUND_TRIPS = {
     "receive": ("", "hi", "log: ws got: hi"),
     "echo": ("", "hi", "hi"),
     "broadcast": ("", "hi", "hi"),
+    "broadcast-bus": ("", "hi", "hi"),
     "json": ("", '{"type": "nick", "nick": "ada"}', '{"type": "join", "nick": "ada"}'),
     "socketio": ("socket.io/?EIO=4&transport=websocket", "40", "40{"),
     "socketio-features": ("socket.io/?EIO=4&transport=websocket", "40", "40{"),
     "socketio-chat": ("socket.io/?EIO=4&transport=websocket", "40", "40{"),
+    "chat-cluster": ("socket.io/?EIO=4&transport=websocket", "40", "40{"),
 }
 
 
@@ -270,7 +272,7 @@ async def test_every_stage_serves_the_index_and_handles_a_message_on_its_websock
             assert "<title>" in await response.text()
     path, message, proof = ROUND_TRIPS[name]
     async with websockets.connect(server.ws_url + path) as ws:
-        if name.startswith("socketio"):
+        if path.startswith("socket.io/"):
             assert (await asyncio.wait_for(ws.recv(), 3)).startswith('0{"sid":')  # engine.io: open
         await ws.send(message)
         if proof.startswith("log: "):
@@ -514,21 +516,21 @@ async def test_a_db_that_cannot_work_is_refused_in_one_line(launch, tmp_path, ma
 REFUSED_OPTIONS = {
     # what is wrong: (the options after --stage, the one line after "error: ")
     "--db without a name": (
-        ["socketio-chat", "--db", ""],
+        ["chat-cluster", "--db", ""],
         "--db needs a file name (or leave it out: the chat then keeps its messages in memory)",
     ),
     "--message-queue without --db": (
-        ["socketio-chat", "--message-queue", "redis://127.0.0.1:6390/0"],
-        "--message-queue needs --db FILE on --stage socketio-chat: the processes that share a message queue "
+        ["chat-cluster", "--message-queue", "redis://127.0.0.1:6390/0"],
+        "--message-queue needs --db FILE on --stage chat-cluster: the processes that share a message queue "
         "share the chat's messages too, in one SQLite file",
     ),
     "--message-queue that is not Redis's": (
-        ["broadcast", "--message-queue", "http://127.0.0.1:6390/0"],
+        ["broadcast-bus", "--message-queue", "http://127.0.0.1:6390/0"],
         "--message-queue http://127.0.0.1:6390/0: not a Redis URL; e.g. redis://127.0.0.1:6379/0 or "
         "unix:///path/redis.sock",
     ),
     "--message-queue with a port that is not a number": (
-        ["broadcast", "--message-queue", "redis://127.0.0.1:port/0"],
+        ["broadcast-bus", "--message-queue", "redis://127.0.0.1:port/0"],
         "--message-queue redis://127.0.0.1:port/0: not a URL (a port must be a number)",
     ),
     "a port out of range": (

@@ -39,6 +39,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from helpers.common.addresses import with_key
+from helpers.common.internals import close_client_websocket
 from helpers.common.quiet import quiet_logger
 from helpers.kernel.lifecycle import PORT_HANDED_OVER, SERVER_STARTED, current_server
 
@@ -336,8 +337,7 @@ class SocketIOTransport(_Transport):
 
     async def drop(self) -> None:
         """Lose the connection without a goodbye, like a network failure: it comes back."""
-        if self.sio.eio.ws is not None:
-            await self.sio.eio.ws.close()
+        await close_client_websocket(self.sio)
 
     async def _open(self) -> None:
         await self.sio.connect(

@@ -34,6 +34,7 @@ import ipywidgets as widgets
 
 from helpers.clients.transports import WebsocketTransport
 from helpers.common.addresses import DEFAULT_PORT
+from helpers.common.internals import on_enter
 from helpers.common.text import printable
 from helpers.common.waiting import Lines, describe_interrupt, now
 
@@ -89,7 +90,7 @@ class ChatClient(widgets.VBox):
         self.button = widgets.Button(description="Send", button_style="primary")
         self.status = widgets.HTML()
         self.chat = widgets.HTML(layout=widgets.Layout(width="auto"))
-        self.entry.on_msg(self._on_entry_message)  # the text box's own "submit" message: Enter
+        on_enter(self.entry, self._submit)
         self.button.on_click(lambda _: self._submit())
         self._show_status(False, "Not connected.")
         self._render()
@@ -229,10 +230,6 @@ class ChatClient(widgets.VBox):
     def _render(self) -> None:
         rows = "".join(f"<div>{html.escape(line)}</div>" for line in self._shown)
         self.chat.value = f'<div style="{_LOG_STYLE}"><div>{rows}</div></div>'
-
-    def _on_entry_message(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
-        if content.get("event") == "submit":  # Enter in the text box
-            self._submit()
 
     def _submit(self) -> None:
         text = self.entry.value

@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, seen REAL);
 """
 HOST_TIMEOUT = 3.0  # seconds: a process not seen for this long is gone, with its clients
 SHARE_EVERY = 1.0  # seconds between two heartbeats of a process, however busy
+SOCKETIO_CHANNEL = "socketio"  # the Redis channel python-socketio's emits go through
 
 
 def claim(app: web.Application, sid: str) -> bool:
@@ -189,7 +190,7 @@ async def everyone_listens(app: web.Application) -> bool:
     alive = time.time() - HOST_TIMEOUT
     processes = app[STORE].db.execute("SELECT COUNT(*) FROM hosts WHERE seen >= ?", (alive,)).fetchone()[0]
     try:
-        ((_, listening),) = await app[BUS].redis.pubsub_numsub(app[SIO].manager.channel)
+        ((_, listening),) = await app[BUS].redis.pubsub_numsub(SOCKETIO_CHANNEL)
     except (RedisError, OSError):
         listening = 0
     return listening >= processes
@@ -277,7 +278,8 @@ def make_app(
         async_mode="aiohttp",
         cors_allowed_origins=cors_allowed_origins,
         always_connect=True,
-        client_manager=socketio.AsyncRedisManager(message_queue),  # every emit through Redis
+        # every emit through Redis, on a channel of ours
+        client_manager=socketio.AsyncRedisManager(message_queue, channel=SOCKETIO_CHANNEL),
     )
     app = socketio_chat.stored_chat_app(sio, db)
     app[NODE], app[TURNS] = Node(), asyncio.Lock()

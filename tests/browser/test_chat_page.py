@@ -21,7 +21,7 @@ async def say(page, text: str) -> None:
 
 
 async def test_two_pages_and_a_widget_client_chat_on_the_broadcast_stage(stage, pages):
-    server = await stage("broadcast")
+    server = await stage("broadcast-bus")
     ada = await pages.open(server.url + "chat.html")
     bob = await pages.open(server.url + "chat.html")
     for page in (ada, bob):
@@ -59,7 +59,7 @@ async def test_two_pages_and_a_widget_client_chat_on_the_broadcast_stage(stage, 
 async def test_the_page_says_not_connected_while_the_server_is_down_then_reconnects(
     stage, pages, free_port
 ):
-    server = await stage("broadcast", port=free_port)
+    server = await stage("broadcast-bus", port=free_port)
     page = await pages.open(server.url + "chat.html")
     output, status = page.locator("#output"), page.locator("#status")
     await expect(output).to_have_value(log_line(OPEN))
@@ -72,7 +72,7 @@ async def test_the_page_says_not_connected_while_the_server_is_down_then_reconne
     await expect(output).to_have_value(log_line("The websocket is not connected to a server."))
     assert "You said: anyone there?" not in await output.input_value()
 
-    server = await stage("broadcast", port=free_port)  # same port: the page finds it by itself
+    server = await stage("broadcast-bus", port=free_port)  # same port: the page finds it by itself
     await expect(output).to_have_value(log_count(OPEN, 2), timeout=8_000)
     await expect(status).to_have_text(f"Connected to {server.ws_url}")
     await expect(status).to_have_class("status connected")
@@ -99,7 +99,7 @@ async def test_a_page_opened_before_the_server_runs_connects_when_it_starts(stag
 
 
 async def test_a_script_sent_as_a_message_is_shown_as_text_and_never_runs(stage, pages):
-    server = await stage("broadcast")
+    server = await stage("broadcast-bus")
     sender = await pages.open(server.url + "chat.html")
     reader = await pages.open(server.url + "chat.html")
     for page in (sender, reader):

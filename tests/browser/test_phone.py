@@ -30,7 +30,7 @@ READABLE_PX = 16
 LONG_WORD = "a-link-nobody-breaks:" + "x" * 120  # no space to wrap at
 
 PAGES = [  # page, the stage it chats with, the element a student reads, what shows it connected
-    ("chat.html", "broadcast", "#output", "The websocket is now open."),
+    ("chat.html", "broadcast-bus", "#output", "The websocket is now open."),
     ("json.html", "json", "#output", "The websocket is now open."),
     ("socketio.html", "socketio", "#output", "Connected."),
     ("index.html", "static", "body", None),

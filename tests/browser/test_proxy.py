@@ -58,7 +58,7 @@ async def serve(kernel: RemoteKernel, stage: str, page: str) -> str:
 async def test_chat_html_through_the_proxy_talks_with_a_widget(hub, pages):
     server, kernel = hub
     await logged_in(pages, server)
-    path = await serve(kernel, "broadcast", "chat.html")
+    path = await serve(kernel, "broadcast-bus", "chat.html")
     assert re.fullmatch(rf"{BASE}proxy/\d+/chat\.html", path), "the kernel links through the proxy"
     await kernel.run(
         "from helpers.clients.widgets import ChatClient\n"

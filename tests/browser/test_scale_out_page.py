@@ -28,7 +28,7 @@ async def test_a_page_through_nginx_chats_across_processes_and_survives_its_serv
     redis = await start_redis()
     db = str(tmp_path / "chat.db")
     nodes = {
-        name: await start_serve(name, free_port(), "socketio-chat", db=db, message_queue=redis.url)
+        name: await start_serve(name, free_port(), "chat-cluster", db=db, message_queue=redis.url)
         for name in ("node-a", "node-b", "node-c")
     }
     nginx = await start_nginx({name: node.port for name, node in nodes.items()}, port=free_port())

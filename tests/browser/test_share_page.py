@@ -36,7 +36,7 @@ NEEDS_LINK = "This chat needs the link with its key: ask your teacher."
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def shared(monkeypatch) -> AsyncIterator[Callable[[str], Awaitable[RunningServer]]]:
-    """``await shared("broadcast")``: that stage shared on 127.0.0.2 (and 127.0.0.1), free port."""
+    """``await shared("broadcast-bus")``: that stage shared on 127.0.0.2 (and 127.0.0.1), free port."""
     monkeypatch.setenv(share.ADDRESS_VARIABLE, NETWORK)
 
     async def _start(name: str) -> RunningServer:
@@ -74,7 +74,7 @@ async def at_least(count: int, what: Callable[[], int], timeout: float) -> None:
 
 
 async def test_the_shared_chat_page_with_its_key_chats_with_the_teachers_widget(shared, pages):
-    server = await shared("broadcast")
+    server = await shared("broadcast-bus")
     assert server.share_url == f"http://{NETWORK}:{server.port}/chat.html?key={server.key}"
     student = await pages.open(server.share_url)
     await expect(student.locator("#output")).to_have_value(log_line(OPEN))
@@ -103,7 +103,7 @@ async def stays_stopped(attempts: Callable[[], int], seconds: float = 2.5) -> No
 
 @pytest.mark.parametrize("link", ["chat.html", "chat.html?key=not-the-key"], ids=["no key", "wrong key"])
 async def test_the_chat_page_without_its_key_says_it_needs_the_link_and_stops_trying(shared, pages, link):
-    server = await shared("broadcast")
+    server = await shared("broadcast-bus")
     page = await pages.open(f"http://{NETWORK}:{server.port}/{link}")
     await expect(page.locator("#status")).to_have_text(NEEDS_LINK)
     await expect(page.locator("#output")).to_have_value(log_line(NEEDS_LINK))
@@ -118,11 +118,12 @@ async def test_the_chat_page_without_its_key_says_it_needs_the_link_and_stops_tr
 
 
 async def test_a_chat_page_whose_key_was_right_then_changed_says_it_needs_the_new_link(shared, pages):
-    server = await shared("broadcast")
+    server = await shared("broadcast-bus")
     page = await pages.open(server.share_url)
     await expect(page.locator("#output")).to_have_value(log_line(OPEN))
     old_key = server.key
-    server = await start_server(STAGES["broadcast"](), port=server.port, quiet=True, share=True)  # a new key
+    # a new key
+    server = await start_server(STAGES["broadcast-bus"](), port=server.port, quiet=True, share=True)
     assert server.key != old_key
     await expect(page.locator("#output")).to_have_value(log_line("Websocket is now closed."))
     await expect(page.locator("#status")).to_have_text(NEEDS_LINK, timeout=8_000)

@@ -10,6 +10,7 @@ import asyncio
 
 from aiohttp import web
 
+from helpers.common.internals import backlog_of, is_ending, request_of, session_of, sessions_of
 from helpers.server.app import (
     LIMITS,
     LOG,
@@ -34,10 +35,10 @@ def backlog(app: web.Application, sid: str) -> int | None:
     """
     sio = app[SIO]
     eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
-    socket = sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
-    if socket is None or socket.closing or socket.closed:
+    session = session_of(sio.eio, eio_sid) if eio_sid is not None else None
+    if session is None or is_ending(session):
         return None
-    return socket.queue.qsize()
+    return backlog_of(session)
 
 
 async def until_sent(app: web.Application, sid: str, *, below: int = 1) -> None:
@@ -62,9 +63,9 @@ async def _watch_backlogs(app: web.Application) -> None:
     sio, limits, dropping = app[SIO], app[LIMITS], set()
     while True:
         await asyncio.sleep(BACKLOG_CHECK_EVERY)
-        for eio_sid, socket in list(sio.eio.sockets.items()):
-            waiting = socket.queue.qsize()
-            if waiting <= limits.queue or socket.closing or socket.closed or eio_sid in dropping:
+        for eio_sid, session in list(sessions_of(sio.eio).items()):
+            waiting = backlog_of(session)
+            if waiting <= limits.queue or is_ending(session) or eio_sid in dropping:
                 continue
             app[LOG].once("backlog", f"Dropped a client that stopped reading ({waiting} messages waiting).")
             dropping.add(eio_sid)
@@ -75,9 +76,9 @@ async def _watch_backlogs(app: web.Application) -> None:
 async def _drop_session(app: web.Application, eio_sid: str) -> None:
     """Cut the session's connection: its websocket at once; a polling one as soon as it can."""
     ws = app[UPGRADES].get(eio_sid)
-    environ = app[SIO].environ.get(eio_sid, {})
-    if ws is None and "aiohttp.request" in environ:
-        ws = websocket_of(environ["aiohttp.request"])  # it came in on a websocket directly
+    request = request_of(app[SIO], eio_sid)
+    if ws is None and request is not None:
+        ws = websocket_of(request)  # it came in on a websocket directly
     if ws is not None and not ws.closed:  # (an upgrade that failed left a closed one behind)
         drop(ws)  # engine.io's handler sees the connection end, and disconnects the client
         return

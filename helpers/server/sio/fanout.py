@@ -31,6 +31,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from helpers.common.internals import packet_class_of
 from helpers.server.sio.frames import batched_websocket_of, text_frame
 
 __all__ = ["FanoutManager"]
@@ -51,7 +52,7 @@ class FanoutManager(socketio.AsyncManager):
         if namespace not in self.rooms:
             return None
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
-        pkt = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event, *_arguments(data)])
+        pkt = packet_class_of(self.server)(packet.EVENT, namespace=namespace, data=[event, *_arguments(data)])
         encoded = pkt.encode()
         eio_packets = [
             eio_packet.Packet(eio_packet.MESSAGE, part)

@@ -12,11 +12,9 @@ A client that reads slowly is still held back as before: while its connection ho
 ``HIGH_WATER`` bytes unsent, ``send`` waits, engine.io's queue for it grows, and the backlog
 watcher (``Limits.queue``) disconnects it.
 
-engine.io picks its websocket class from its server's ``_async`` table, the driver's
-extension point; ``use_batched_websockets(eio)`` gives one server its own copy of that table
-(nothing global changes). Not public API, and said here so an upgrade checks them: the
-``_async`` table, the driver class's ``_sock`` (its ``WebSocketResponse``), and a session's
-``queue``, ``upgraded``, ``closing`` and ``closed`` (read by ``FanoutManager``).
+``use_batched_websockets(eio)`` makes one server build its websockets from this class; the
+engine.io internals that takes (its driver table, the driver's ``_sock``, a session's queue
+and state) are named in ``helpers.common.internals``.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ import engineio
 from aiohttp import web
 from engineio.async_drivers import aiohttp as eio_aiohttp
 
+from helpers.common.internals import backlog_of, is_ending, is_upgraded, use_websocket_class
 from helpers.server.app import transport_of
 from helpers.server.limits import LIMITS
 
@@ -120,8 +119,8 @@ class BatchedWebSocket(eio_aiohttp.WebSocket):
         """
         transport, session = self._transport, self._session
         if (
-            self._held or transport is None or session is None or session.queue.qsize()
-            or not session.upgraded or session.closing or session.closed or transport.is_closing()
+            self._held or transport is None or session is None or backlog_of(session)
+            or not is_upgraded(session) or is_ending(session) or transport.is_closing()
             or transport.get_write_buffer_size() + self._size > HIGH_WATER
         ):
             return False
@@ -164,6 +163,4 @@ class BatchedWebSocket(eio_aiohttp.WebSocket):
 
 def use_batched_websockets(eio: engineio.AsyncServer) -> None:
     """Serve ``eio``'s websockets with ``BatchedWebSocket`` (aiohttp only; idempotent)."""
-    table = eio._async  # the driver table engine.io builds its websockets from
-    if table.get("websocket") is eio_aiohttp.WebSocket:
-        eio._async = {**table, "websocket": BatchedWebSocket}
+    use_websocket_class(eio, eio_aiohttp.WebSocket, BatchedWebSocket)

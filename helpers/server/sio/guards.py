@@ -16,6 +16,7 @@ import socketio
 import socketio.base_server
 from aiohttp import web
 
+from helpers.common.internals import event_handler, namespace_handler, wrap_dispatch
 from helpers.server.app import (
     LOG,
     RATE_LIMIT,
@@ -29,27 +30,30 @@ __all__ = ["NOTICES", "connect_counted", "guard_events", "refuse_input", "tell_r
 
 
 def guard_events(sio: socketio.AsyncServer) -> None:
-    """Route every event python-socketio dispatches through ``_guarded``.
+    """Route every event python-socketio dispatches through ``guarded``.
 
     python-socketio calls each handler in a task of its own with whatever the client sent.
     Unguarded, arguments it can't take or an exception in it end that task: the client gets
     no acknowledgement, nothing reaches the server log, and the only trace is asyncio's "Task
     exception was never retrieved" on stderr, in a notebook in some random cell.
-    ``_trigger_event`` is where python-socketio 5 calls every handler (connect, disconnect,
-    events, catch-alls), the one place to guard them all, whenever they were registered.
-    The guard answers to the app the server serves now.
+    python-socketio calls every handler (connect, disconnect, events, catch-alls) in one
+    place, the one place to guard them all, whenever they were registered
+    (``helpers.common.internals.wrap_dispatch``). The guard answers to the app the server
+    serves now.
     """
-    trigger = sio._trigger_event
 
-    async def guarded(event: str, namespace: str, *args: Any) -> Any:
-        app = SERVING[sio]
-        if event == "connect":
-            return await connect_counted(app, sio, trigger, namespace, *args)
-        if event == "disconnect":
-            return await _disconnect_guarded(app, trigger, namespace, *args)
-        return await _event_guarded(app, sio, trigger, event, namespace, *args)
+    def guard(trigger: Callable[..., Any]) -> Callable[..., Any]:
+        async def guarded(event: str, namespace: str, *args: Any) -> Any:
+            app = SERVING[sio]
+            if event == "connect":
+                return await connect_counted(app, sio, trigger, namespace, *args)
+            if event == "disconnect":
+                return await _disconnect_guarded(app, trigger, namespace, *args)
+            return await _event_guarded(app, sio, trigger, event, namespace, *args)
 
-    sio._trigger_event = guarded  # type: ignore[method-assign]
+        return guarded
+
+    wrap_dispatch(sio, guard)
 
 
 async def _connect_guarded(
@@ -67,7 +71,7 @@ async def _connect_guarded(
         why = auth[0].why
         await tell_refused(app, sid, why)
         raise socketio.exceptions.ConnectionRefusedError(why)
-    handler, call_args = sio._get_event_handler("connect", namespace, args)
+    handler, call_args = event_handler(sio, "connect", namespace, args)
     if handler is None:  # a class-based namespace's on_connect, or none: python-socketio's own rules
         return await trigger("connect", namespace, *args)
     try:
@@ -107,8 +111,8 @@ async def _event_guarded(
     sid = args[0] if args else None
     if not app[RATE_LIMIT].allow(sid):
         return await _too_fast(app, sid, name)
-    handler, call_args = sio._get_event_handler(event, namespace, args)
-    if handler is None and sio._get_namespace_handler(namespace, args)[0] is None:
+    handler, call_args = event_handler(sio, event, namespace, args)
+    if handler is None and namespace_handler(sio, namespace, args) is None:
         app[LOG].once(f"no handler {event}", f"Refused {name}: no such event")
         return {"error": "no such event"}
     try:

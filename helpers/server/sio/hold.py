@@ -47,6 +47,16 @@ import socketio
 import socketio.base_server
 from aiohttp import web
 
+from helpers.common.internals import (
+    check_origins_with,
+    engineio_handler,
+    has_sessions,
+    limit_message_bytes,
+    ping_monitor_stopped,
+    restart_ping_monitor,
+    use_packet_class,
+    wrap_background_tasks,
+)
 from helpers.server.app import (
     DOORS,
     LIMITS,
@@ -94,7 +104,7 @@ def socketio_server_of(app: web.Application) -> socketio.AsyncServer | None:
     for route in app.router.routes():
         eio = getattr(route.handler, "__self__", None)
         if isinstance(eio, engineio.AsyncServer):
-            connect = eio.handlers.get("connect")  # (wrapped by ``_follow_sessions`` once held)
+            connect = engineio_handler(eio, "connect")  # (wrapped by ``_follow_sessions`` once held)
             sio = getattr(inspect.unwrap(connect) if callable(connect) else None, "__self__", None)
             if isinstance(sio, socketio.AsyncServer):
                 return sio
@@ -122,15 +132,14 @@ def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
     if type(sio.manager) is socketio.AsyncManager and not sio.manager_initialized:
         sio.manager = FanoutManager()  # the same emits, without a task per client
         sio.manager.set_server(sio)
-    sio.eio.max_http_buffer_size = min(sio.eio.max_http_buffer_size, app[LIMITS].message_bytes)
-    if sio.packet_class is socketio.packet.Packet:
-        sio.packet_class = TextPacket
+    limit_message_bytes(sio.eio, app[LIMITS].message_bytes)
+    use_packet_class(sio, TextPacket)
     listed = sio.eio.cors_allowed_origins
     if isinstance(listed, TrustedOrigins):  # held before, for an earlier app
         listed = listed.listed
     if isinstance(listed, list) and listed and "*" not in listed:  # ([] is no check at all; "*" any page)
         allow_origins(app, *listed)  # the same pages may open a websocket at all, and a shared one too
-        sio.eio.cors_allowed_origins = TrustedOrigins(sio, listed)
+        check_origins_with(sio.eio, TrustedOrigins(sio, listed))
     if CLIENT_DIST.is_dir():
         app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
     app[SIO_TASKS], app[UPGRADES] = set(), weakref.WeakValueDictionary()
@@ -211,16 +220,18 @@ def _track_background_tasks(sio: socketio.AsyncServer) -> None:
     Each task is kept in the tasks of the app the server serves now; a newcomer's ping task
     is noted, to be cancelled when the newcomer is closed (``Sessions.ping_started``).
     """
-    start = sio.eio.start_background_task
 
-    def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
-        app = SERVING[sio]
-        task = keep(app, start(target, *args, **kwargs))
-        if SESSIONS in app:
-            app[SESSIONS].ping_started(target, task)
-        return task
+    def kept(start: Callable[..., Any]) -> Callable[..., Any]:
+        def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+            app = SERVING[sio]
+            task = keep(app, start(target, *args, **kwargs))
+            if SESSIONS in app:
+                app[SESSIONS].ping_started(target, task)
+            return task
 
-    sio.eio.start_background_task = start_background_task
+        return start_background_task
+
+    wrap_background_tasks(sio.eio, kept)
 
 
 def _follow_sessions(sio: socketio.AsyncServer) -> None:
@@ -229,7 +240,7 @@ def _follow_sessions(sio: socketio.AsyncServer) -> None:
     Through engine.io's public ``on``: python-socketio's own ``connect`` and ``disconnect``
     handlers of its engine.io server are wrapped, and still called first.
     """
-    opened, ended = sio.eio.handlers["connect"], sio.eio.handlers["disconnect"]
+    opened, ended = engineio_handler(sio.eio, "connect"), engineio_handler(sio.eio, "disconnect")
 
     @wraps(opened)
     async def connect(eio_sid: str, environ: dict[str, Any]) -> Any:
@@ -269,8 +280,8 @@ async def _monitor_again(app: web.Application) -> None:
     first connection when ``start_service_task`` is set; ``shutdown()`` leaves it unset.
     """
     sio = app[SIO]
-    if sio.eio.service_task_handle is None:
-        sio.eio.start_service_task = True
+    if ping_monitor_stopped(sio.eio):
+        restart_ping_monitor(sio.eio)
 
 
 async def _say_goodbye(app: web.Application) -> None:
@@ -280,9 +291,9 @@ async def _say_goodbye(app: web.Application) -> None:
     try:
         async with asyncio.timeout(SHUTDOWN_TIMEOUT):
             await asyncio.gather(*(sio.disconnect(sid) for sid in sids), return_exceptions=True)
-            if sio.eio.sockets:
+            if has_sessions(sio.eio):
                 await sio.eio.disconnect()
-            if sio.eio.service_task_handle is not None:  # shutdown() is not idempotent
+            if not ping_monitor_stopped(sio.eio):  # shutdown() is not idempotent
                 await sio.shutdown()
     except TimeoutError:
         pass

@@ -25,6 +25,14 @@ import socketio
 import socketio.base_server
 from aiohttp import web
 
+from helpers.common.internals import (
+    forget_redis_connection,
+    hook_redis_listener,
+    redis_channel,
+    redis_listener,
+    redis_messages,
+    redis_subscription,
+)
 from helpers.protocol import MAX_DEPTH, nesting
 from helpers.server.app import LOG
 
@@ -50,7 +58,7 @@ def share_through_redis(app: web.Application, manager: socketio.AsyncRedisManage
     """The server listens from its start, reads the bus as client input, and stops listening with it."""
     if manager.logger is socketio.base_server.default_logger:
         manager.logger = app[LOG].logger("socket.io")
-    manager._listen = partial(_listen_checked, manager, app)  # python-socketio's hook for its listener
+    hook_redis_listener(manager, partial(_listen_checked, manager, app))
     app.on_startup.append(partial(_listen_from_the_start, manager))
     app.on_cleanup.append(partial(_close_queue, manager))
 
@@ -66,7 +74,7 @@ async def _listen_from_the_start(manager: socketio.AsyncRedisManager, app: web.A
     manager.initialize()  # starts its listener, which subscribes
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SUBSCRIBE_TIMEOUT
-    while manager.pubsub is None or not manager.pubsub.subscribed:
+    while (subscription := redis_subscription(manager)) is None or not subscription.subscribed:
         if loop.time() > deadline:
             app[LOG](f"Redis did not answer within {SUBSCRIBE_TIMEOUT:g} s: emits reach this process only, "
                      "until it does.")
@@ -80,14 +88,14 @@ async def _close_queue(manager: socketio.AsyncRedisManager, app: web.Application
     Also after a failed start (the port was taken): aiohttp runs the cleanup then too. Started
     again, the server subscribes anew (``_listen_from_the_start``) on a new connection.
     """
-    listener = getattr(manager, "thread", None)
-    if isinstance(listener, asyncio.Future):
+    listener = redis_listener(manager)
+    if listener is not None:
         await cancel_until_done(listener)
-    if manager.pubsub is not None:
-        await manager.pubsub.aclose()
+    if (subscription := redis_subscription(manager)) is not None:
+        await subscription.aclose()
     if manager.redis is not None:
         await manager.redis.aclose()
-    manager.redis, manager.pubsub, manager.connected = None, None, False
+    forget_redis_connection(manager)
 
 
 async def cancel_until_done(task: asyncio.Future[Any]) -> None:
@@ -110,8 +118,8 @@ async def cancel_until_done(task: asyncio.Future[Any]) -> None:
 
 async def _listen_checked(manager: socketio.AsyncRedisManager, app: web.Application) -> AsyncIterator[dict]:
     """python-socketio's ``AsyncRedisManager._listen``, with each message read as client input."""
-    channel = manager.channel.encode()
-    async for message in manager._redis_listen_with_retries():
+    channel = redis_channel(manager).encode()
+    async for message in redis_messages(manager):
         if message.get("channel") != channel or message.get("type") != "message" or "data" not in message:
             continue
         data, problem = bus_problem(message["data"])

@@ -18,6 +18,7 @@ import socketio
 import socketio.base_server
 from aiohttp import WSMessage, WSMsgType, web
 
+from helpers.common.internals import wrap_receive
 from helpers.protocol import MAX_DEPTH, nesting
 from helpers.server.app import (
     LOG,
@@ -177,7 +178,6 @@ async def answer_unreadable_frames(request: web.Request, response: web.StreamRes
     upgrading = 2 if "sid" in request.query else 0  # the probe, then the upgrade packet
     if upgrading:
         app[UPGRADES][request.query["sid"]] = response
-    receive = response.receive
 
     async def receive_readable(timeout: float | None = None) -> WSMessage:
         nonlocal upgrading
@@ -197,4 +197,4 @@ async def answer_unreadable_frames(request: web.Request, response: web.StreamRes
             app[LOG].once("unreadable frame", f"Refused a client's input: {why}.")
             await response.send_str("42" + json.dumps([REFUSED, {"error": why}]))
 
-    response.receive = receive_readable  # type: ignore[method-assign]
+    receive = wrap_receive(response, receive_readable)  # engine.io's reads go through it

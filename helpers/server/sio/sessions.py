@@ -31,6 +31,7 @@ import engineio.async_socket
 import socketio
 from aiohttp import web
 
+from helpers.common.internals import close_session_now, request_of, session_of
 from helpers.server.app import drop, websocket_of
 from helpers.server.limits import Limits
 
@@ -60,13 +61,18 @@ class Sessions:
 
     def connections(self, address: str | None = None) -> int:
         """Joined sessions on long-polling (a session on a websocket is counted as that websocket)."""
-        sockets = self.sio.eio.sockets
         return sum(
             1
             for sid, where in self.joined.items()
-            if (address is None or where == address) and (socket := sockets.get(sid)) is not None
-            and not socket.upgraded
+            if (address is None or where == address) and self._transport(sid) == "polling"
         )
+
+    def _transport(self, sid: str) -> str | None:
+        """engine.io's public ``transport(sid)``: ``polling`` or ``websocket``; ``None`` once gone."""
+        try:
+            return self.sio.eio.transport(sid)
+        except KeyError:
+            return None
 
     def newcomers(self, address: str | None = None) -> int:
         return len(self.waiting) if address is None else self._waiting_from[address]
@@ -124,19 +130,17 @@ class Sessions:
         newcomer = self._unwait(sid)
         if newcomer is not None and newcomer.ping is not None:
             newcomer.ping.cancel()
-        socket = self.sio.eio.sockets.get(sid)
-        if socket is None or sid in self._closing:
+        session = session_of(self.sio.eio, sid)
+        if session is None or sid in self._closing:
             return
-        request = self.sio.environ.get(sid, {}).get("aiohttp.request")
-        ws = websocket_of(request) if isinstance(request, web.BaseRequest) else None
+        request = request_of(self.sio, sid)
+        ws = websocket_of(request) if request is not None else None
         self._closing.add(sid)
         try:
             if ws is not None and not ws.closed:
                 drop(ws)  # engine.io's handler sees its connection end, and closes the session
             else:
-                await socket.close(wait=False, reason=self.sio.eio.reason.SERVER_DISCONNECT)
-                if self.sio.eio.sockets.get(sid) is socket:
-                    del self.sio.eio.sockets[sid]
+                await close_session_now(self.sio.eio, sid, session)
         finally:
             self._closing.discard(sid)
 
