@@ -64,7 +64,7 @@ async def check_shout(make_app: AppFactory, add_shout: Feature) -> Verdict:
 
     async def scenario(trial: Trial) -> str:
         server = await _serve_with(trial, make_app, add_shout)
-        alice, bob = await trial.socketio(server, "alice"), await trial.socketio(server, "bob")
+        alice, bob = await trial.socketios(server, "alice", "bob")
         for client, text in [(alice, "hi there"), (bob, "Grüße"), (alice, "ok")]:
             await client.emit("shout", text)
             await events_arrive(
@@ -86,7 +86,7 @@ async def check_message_counter(make_app: AppFactory, add_counted_chat_message: 
 
     async def scenario(trial: Trial) -> str:
         server = await _serve_with(trial, make_app, add_counted_chat_message)
-        alice, bob = await trial.socketio(server, "alice"), await trial.socketio(server, "bob")
+        alice, bob = await trial.socketios(server, "alice", "bob")
         for client, text, count in [
             (alice, "one", 1),
             (alice, "two", 2),
@@ -94,9 +94,8 @@ async def check_message_counter(make_app: AppFactory, add_counted_chat_message: 
             (alice, "four", 3),
         ]:
             sent = Emit("chat message", (text, f"{client}-{count}"))
-            answer = await client.call(sent.event, *sent.args)
             action = f"{client} sent {sent}, {client}'s message number {count}"
-            trial.expect(action, (f"{client}'s acknowledgement", {"count": count}, answer))
+            await trial.acknowledged(client, sent, {"count": count}, action)
             await events_arrive(trial, f"{client} sent {sent}", {alice: text, bob: text})
         return "Each message reached everyone; each client's acknowledgements counted its own messages."
 
@@ -123,11 +122,7 @@ async def check_nick_case(make_app: AppFactory, add_nick: Feature) -> Verdict:
             (alice, "ALICE", {"nick": "ALICE"}),
             (alice, "bobby", {"error": "nickname 'bobby' is taken"}),
         ]:
-            sent = Emit("nick", (new,))
-            trial.expect(
-                f"{client} sent {sent}",
-                (f"{client}'s acknowledgement", answer, await client.call("nick", new)),
-            )
+            await trial.acknowledged(client, Emit("nick", (new,)), answer)
         for action, changed in [
             ("bob became 'Bobby'", ["bob", "Bobby"]),
             ("Alice became 'ALICE'", ["Alice", "ALICE"]),

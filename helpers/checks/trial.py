@@ -153,6 +153,28 @@ class Trial:
             self.sids.add(peer.sid)
         return peer
 
+    async def websockets(self, server: RunningServer, *names: str) -> list[WebsocketPeer]:
+        """A connected websocket client of ``server`` for each name, in order."""
+        return [await self.websocket(server, name) for name in names]
+
+    async def socketios(self, server: RunningServer, *names: str) -> list[SocketIOPeer]:
+        """A connected python-socketio client of ``server`` for each name, in order."""
+        return [await self.socketio(server, name) for name in names]
+
+    async def answered(
+        self, client: WebsocketPeer, text: str, expected: Any, action: str | None = None
+    ) -> None:
+        """``client`` sends ``text`` and its next message is ``expected``: one step of an exchange."""
+        await client.send(text)
+        self.expect(action or f"{client} sent {text!r}", (client.name, expected, await client.receive()))
+
+    async def acknowledged(
+        self, client: SocketIOPeer, sent: Emit, expected: Any, action: str | None = None
+    ) -> None:
+        """``client`` emits ``sent`` and its acknowledgement is ``expected``."""
+        answer = await client.call(sent.event, *sent.args)
+        self.expect(action or f"{client} sent {sent}", (f"{client}'s acknowledgement", expected, answer))
+
     def expect(self, action: str, *outcomes: Outcome) -> None:
         """Go on if each ``(who, expected, got)`` matches; otherwise end the check saying who didn't."""
         wrong = [(who, expected, got) for who, expected, got in outcomes if expected != got]

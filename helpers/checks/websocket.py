@@ -41,7 +41,7 @@ async def check_length_log(handler: Handler) -> Verdict:
     async def scenario(trial: Trial) -> str:
         server = await trial.serve_handler(handler)
         log = LogCursor(server)
-        alice, bob = await trial.websocket(server, "alice"), await trial.websocket(server, "bob")
+        alice, bob = await trial.websockets(server, "alice", "bob")
         for client, text in [(alice, "hi"), (bob, "héllo wörld"), (alice, "👋"), (alice, "a b c")]:
             await client.send(text)
             expected = f"ws got: {text} (length {len(text)})"
@@ -58,7 +58,7 @@ async def check_message_count(handler: Handler) -> Verdict:
     async def scenario(trial: Trial) -> str:
         server = await trial.serve_handler(handler)
         log = LogCursor(server)
-        alice, bob = await trial.websocket(server, "alice"), await trial.websocket(server, "bob")
+        alice, bob = await trial.websockets(server, "alice", "bob")
         for client, text in [(alice, "one"), (bob, "uno"), (alice, "two"), (bob, "dos"), (alice, "three")]:
             await client.send(text)
             logged = await log.next("ws got")
@@ -84,7 +84,7 @@ async def check_upper_echo(handler: Handler) -> Verdict:
 
     async def scenario(trial: Trial) -> str:
         server = await trial.serve_handler(handler)
-        alice, bob = await trial.websocket(server, "alice"), await trial.websocket(server, "bob")
+        alice, bob = await trial.websockets(server, "alice", "bob")
         for client, other, text in [(alice, bob, "hi there"), (alice, bob, "Grüße"), (bob, alice, "ok")]:
             await client.send(text)
             await trial.deliveries(f"{client} sent {text!r}", {client: text.upper(), other: NOTHING})
@@ -99,7 +99,7 @@ async def check_numbered_echo(handler: Handler) -> Verdict:
 
     async def scenario(trial: Trial) -> str:
         server = await trial.serve_handler(handler)
-        alice, bob = await trial.websocket(server, "alice"), await trial.websocket(server, "bob")
+        alice, bob = await trial.websockets(server, "alice", "bob")
         for client, text, answer in [
             (alice, "hi", "1: hi"),
             (alice, "there", "2: there"),
@@ -107,9 +107,8 @@ async def check_numbered_echo(handler: Handler) -> Verdict:
             (alice, "again", "3: again"),
             (bob, "hey", "2: hey"),
         ]:
-            await client.send(text)
             action = f"{client} sent {text!r}, {client}'s message number {answer.split(':')[0]}"
-            trial.expect(action, (client.name, answer, await client.receive()))
+            await trial.answered(client, text, answer, action)
         return "Alice and Bob each got their own numbers, from 1."
 
     return await run_check("numbered echo", scenario, handler, shape="handler")

@@ -54,17 +54,7 @@ class SocketIOClient(ChatClient):
         self, url: str = f"http://127.0.0.1:{DEFAULT_PORT}/", *, headers: dict[str, str] | None = None
     ) -> bool:
         """Connect to the Socket.IO server at ``url``; log why not if it can't (no exception)."""
-        self._connecting = True
-        try:
-            why = await self.transport.connect(url, headers=headers)
-        finally:
-            self._connecting = False
-        if why is not None:
-            self._coming_back = False
-            self.note(f"Could not connect to {url}: {why}")
-            self._show_status(False, "Not connected.")
-            return False
-        return True
+        return await self._connect(url, headers=headers)
 
     def auth(self) -> dict[str, Any] | None:
         """What the client sends in the connection request (Node: ``io({auth})``), each time."""

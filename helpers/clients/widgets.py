@@ -115,9 +115,13 @@ class ChatClient(widgets.VBox):
 
     async def connect(self, url: str = f"ws://127.0.0.1:{DEFAULT_PORT}/") -> bool:
         """Connect to ``url``; if it can't, say why in the log (no exception)."""
+        return await self._connect(url)
+
+    async def _connect(self, url: str, **options: Any) -> bool:
+        """Connect the transport (with its ``options``); log why not if it can't."""
         self._connecting = True
         try:
-            why = await self.transport.connect(url)
+            why = await self.transport.connect(url, **options)
         finally:
             self._connecting = False
         if why is not None:
