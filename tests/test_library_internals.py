@@ -24,10 +24,10 @@ CHECKED = {
     "backlog_of", "check_origins_with", "close_client_websocket", "close_session_now",
     "engineio_handler", "event_handler", "forget_redis_connection", "has_sessions",
     "hook_redis_listener", "is_ending", "is_upgraded", "limit_message_bytes", "namespace_handler",
-    "on_enter",
-    "packet_class_of", "ping_monitor_stopped", "redis_channel", "redis_listener", "redis_messages",
-    "redis_subscription", "request_of", "restart_ping_monitor", "session_of", "sessions_of",
-    "use_packet_class", "use_websocket_class", "wrap_background_tasks", "wrap_dispatch", "wrap_receive",
+    "on_enter", "packet_class_of", "ping_monitor_stopped", "redis_channel", "redis_listener",
+    "redis_messages", "redis_subscription", "replace_manager", "request_of", "restart_ping_monitor",
+    "session_of", "session_pinged_by", "sessions_of", "start_manager_now", "use_packet_class",
+    "use_websocket_class", "wrap_background_tasks", "wrap_dispatch", "wrap_receive",
 }
 
 
@@ -58,6 +58,9 @@ async def test_engineio_keeps_each_session_by_id_with_its_queue_and_state() -> N
     assert internals.backlog_of(session) == 1
     assert not internals.is_ending(session) and not internals.is_upgraded(session)
     assert eio.transport("one") == "polling"  # the public reader the session counter uses
+    assert internals.session_pinged_by(session._send_ping) is session
+    assert internals.session_pinged_by(asyncio.sleep) is None
+    assert "start_background_task(self._send_ping)" in source(engineio.async_socket.AsyncSocket)
     session.upgraded = True
     assert internals.is_upgraded(session) and eio.transport("one") == "websocket"
     await internals.close_session_now(eio, "one", session)
@@ -116,6 +119,24 @@ def test_options_set_on_the_instance_are_the_ones_engineio_and_python_socketio_r
     assert sio.eio._cors_allowed_origins({**asked, "HTTP_ORIGIN": "http://evil.example"}) == []
 
 
+async def test_the_default_manager_is_replaced_before_it_starts_and_a_chosen_one_kept() -> None:
+    sio = attached()
+
+    class Mine(socketio.AsyncManager):
+        pass
+
+    mine = Mine()
+    assert internals.replace_manager(sio, mine) and sio.manager is mine and mine.server is sio
+    assert not internals.replace_manager(sio, Mine())  # the server's manager is no default now
+    chosen = socketio.AsyncServer(async_mode="aiohttp", client_manager=socketio.AsyncManager())
+    chosen.manager_initialized = True
+    assert not internals.replace_manager(chosen, Mine())
+    started = attached()
+    internals.start_manager_now(started.manager)
+    assert started.manager_initialized
+    assert "if not self.manager_initialized:" in source(socketio.async_server.AsyncServer)
+
+
 def test_python_socketio_keeps_each_sessions_request_by_engineio_id() -> None:
     sio, request = attached(), make_mocked_request("GET", "/socket.io/")
     assert sio.environ == {}
@@ -156,6 +177,8 @@ def test_engineio_builds_its_websockets_from_its_driver_table() -> None:
     assert sio.eio._async["websocket"] is Mine
     assert attached().eio._async["websocket"] is eio_aiohttp.WebSocket  # nothing global changed
     assert "self._sock = " in source(eio_aiohttp.WebSocket.__call__)
+    assert "self.handler = handler" in source(eio_aiohttp.WebSocket.__init__)
+    assert "self.server = server" in source(eio_aiohttp.WebSocket.__init__)
     assert "await self._sock.receive()" in source(eio_aiohttp.WebSocket.wait)
 
 

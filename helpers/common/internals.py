@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import engineio
+import engineio.async_socket
 import ipywidgets as widgets
 import socketio
 from aiohttp import web
@@ -49,10 +50,13 @@ __all__ = [
     "redis_listener",
     "redis_messages",
     "redis_subscription",
+    "replace_manager",
     "request_of",
     "restart_ping_monitor",
     "session_of",
+    "session_pinged_by",
     "sessions_of",
+    "start_manager_now",
     "use_packet_class",
     "use_websocket_class",
     "wrap_background_tasks",
@@ -96,6 +100,13 @@ def is_upgraded(session: Session) -> bool:
     """The session is on its websocket (``upgraded``). ``eio.transport(sid)`` says the same, by id:
     used where the id is at hand; this where the session is (the fast broadcast's hot path)."""
     return bool(session.upgraded)
+
+
+def session_pinged_by(target: Callable[..., Any]) -> Session | None:
+    """The session whose ping task runs ``target`` (engine.io starts one per session, with the
+    session's own ``_send_ping``), or ``None`` for any other task."""
+    session = getattr(target, "__self__", None)
+    return session if isinstance(session, engineio.async_socket.AsyncSocket) else None
 
 
 async def close_session_now(eio: engineio.AsyncServer, eio_sid: str, session: Session) -> None:
@@ -170,6 +181,24 @@ def request_of(sio: socketio.AsyncServer, eio_sid: str) -> web.BaseRequest | Non
     the public ``get_environ`` takes a Socket.IO id, which a session that never joined lacks)."""
     request = sio.environ.get(eio_sid, {}).get("aiohttp.request")
     return request if isinstance(request, web.BaseRequest) else None
+
+
+def replace_manager(sio: socketio.AsyncServer, manager: socketio.AsyncManager) -> bool:
+    """Serve with ``manager`` instead of the default one the student's server made, unless that
+    server chose its own (``client_manager=``) or has started its manager (``manager_initialized``):
+    the constructor's ``client_manager`` option, set on the instance."""
+    if type(sio.manager) is not socketio.AsyncManager or sio.manager_initialized:
+        return False
+    sio.manager = manager
+    manager.set_server(sio)
+    return True
+
+
+def start_manager_now(manager: socketio.AsyncManager) -> None:
+    """Initialize the manager now, not at the server's first client as python-socketio does
+    (``manager_initialized`` tells the server it was): a Redis manager then listens from the start."""
+    manager.server.manager_initialized = True
+    manager.initialize()
 
 
 # --- engine.io's tasks ----------------------------------------------------------------------

@@ -53,6 +53,7 @@ from helpers.common.internals import (
     has_sessions,
     limit_message_bytes,
     ping_monitor_stopped,
+    replace_manager,
     restart_ping_monitor,
     use_packet_class,
     wrap_background_tasks,
@@ -129,9 +130,7 @@ def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
     SERVING[sio] = app
     app[SIO] = sio
     _log_to(app, sio)
-    if type(sio.manager) is socketio.AsyncManager and not sio.manager_initialized:
-        sio.manager = FanoutManager()  # the same emits, without a task per client
-        sio.manager.set_server(sio)
+    replace_manager(sio, FanoutManager())  # the same emits, without a task per client
     limit_message_bytes(sio.eio, app[LIMITS].message_bytes)
     use_packet_class(sio, TextPacket)
     listed = sio.eio.cors_allowed_origins

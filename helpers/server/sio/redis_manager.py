@@ -32,6 +32,7 @@ from helpers.common.internals import (
     redis_listener,
     redis_messages,
     redis_subscription,
+    start_manager_now,
 )
 from helpers.protocol import MAX_DEPTH, nesting
 from helpers.server.app import LOG
@@ -67,11 +68,9 @@ async def _listen_from_the_start(manager: socketio.AsyncRedisManager, app: web.A
     """Subscribe before serving, not at the first client as python-socketio does by itself.
 
     Otherwise what another process emits before this one has had a client (``* bob connected``
-    to a client that just arrived here) is never heard here. ``manager_initialized`` tells the
-    server not to initialize the manager again at its first client.
+    to a client that just arrived here) is never heard here.
     """
-    manager.server.manager_initialized = True
-    manager.initialize()  # starts its listener, which subscribes
+    start_manager_now(manager)  # starts its listener, which subscribes
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SUBSCRIBE_TIMEOUT
     while (subscription := redis_subscription(manager)) is None or not subscription.subscribed:

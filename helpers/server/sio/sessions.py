@@ -27,11 +27,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import engineio.async_socket
 import socketio
 from aiohttp import web
 
-from helpers.common.internals import close_session_now, request_of, session_of
+from helpers.common.internals import close_session_now, request_of, session_of, session_pinged_by
 from helpers.server.app import drop, websocket_of
 from helpers.server.limits import Limits
 
@@ -89,9 +88,9 @@ class Sessions:
 
     def ping_started(self, target: Any, task: asyncio.Task[Any]) -> None:
         """engine.io started a task: a newcomer's ping task is noted, to end with it."""
-        socket = getattr(target, "__self__", None)
-        if isinstance(socket, engineio.async_socket.AsyncSocket):
-            newcomer = self.waiting.get(socket.sid)
+        session = session_pinged_by(target)
+        if session is not None:
+            newcomer = self.waiting.get(session.sid)
             if newcomer is not None and newcomer.ping is None:
                 newcomer.ping = task
 
