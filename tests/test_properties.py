@@ -498,7 +498,7 @@ EVENTS_HEARD: dict[str, Callable[[tuple[Any, ...]], bool]] = {
 """What a client of either stage hears, with its arguments; ``chat message`` differs by stage.
 
 ``refused`` answers input the server can't take at all (a packet it can't read, an integer
-of more than 100 digits, binary): helpers.server.sio.hold.REFUSED, its reason in ``error``."""
+of more than 100 digits, binary): helpers.server.sio.refusals.REFUSED, its reason in ``error``."""
 
 STAGE_EVENTS_HEARD: dict[ModuleType, dict[str, Callable[[tuple[Any, ...]], bool]]] = {
     socketio_features: {**EVENTS_HEARD, "chat message": args_are(is_line)},

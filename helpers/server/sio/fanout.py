@@ -18,7 +18,7 @@ Measured with ``bench/load.mjs``, 100 clients: 120-140 k deliveries/s before, 22
 A client with packets still queued (or one behind in its reading) gets the packet through
 engine.io, after them: each client's packets stay in order.
 
-A slow client is still held to ``Limits.queue`` by ``helpers.server.sio.hold``'s backlog watcher: once its
+A slow client is still held to ``Limits.queue`` by the backlog watcher (``backlog.py``): once its
 connection holds ``helpers.server.sio.frames.HIGH_WATER`` bytes unsent, its packets wait in the same
 engine.io queue as before.
 """

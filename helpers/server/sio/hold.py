@@ -19,13 +19,17 @@ a line of the student's code changing:
 - every event is guarded: a client over the rate limit, with arguments the handler can't
   take, or with an event no handler takes, is answered ``{"error": ...}`` in the
   acknowledgement; an exception in a handler is recorded (shown at the next cell) and
-  answered ``{"error": "internal server error"}``: never a silent crash;
+  answered ``{"error": "internal server error"}``: never a silent crash (``guards``);
 - what a text chat can't read (binary attachments, frames engine.io can't parse, nesting
-  deeper than ``MAX_DEPTH``) is refused with a reason, and the connection goes on;
-- a client that stops reading is dropped at ``Limits.queue`` packets waiting; a session
-  upgrades once; a session counts as a connection once its client joined (sent CONNECT),
-  and one that does not join within ``Limits.connect_grace`` is closed (``helpers.server.sio.sessions``);
-- its emits go out through ``FanoutManager`` (notebook 11) unless the app chose a manager;
+  deeper than ``MAX_DEPTH``) is refused with a reason, and the connection goes on; a session
+  upgrades once (``refusals``);
+- a client that stops reading is dropped at ``Limits.queue`` packets waiting (``backlog``);
+  a session counts as a connection once its client joined (sent CONNECT), and one that does
+  not join within ``Limits.connect_grace`` is closed (``sessions``);
+- its emits go out through ``FanoutManager`` (notebook 11) unless the app chose a manager,
+  a turn's frames to a client in one write (``fanout``, ``frames``);
+- a page origin the student listed, or the server's shared address, may connect
+  (``TrustedOrigins``);
 - stopping the server disconnects every client first, and leaves no task behind;
 - the browser client is served from the pinned npm package at ``/vendor/socket.io/``
   (python-socketio does not serve ``/socket.io/socket.io.js`` as Node's socket.io does).

@@ -8,7 +8,7 @@ options would drop students whose phone sleeps for a moment; the sessions that n
 are what a flood makes. So ``Sessions`` keeps them apart:
 
 - a new session is a newcomer until its client sends CONNECT (``joined``, called by the
-  guarded ``connect`` in ``helpers.server.sio.hold``); a refused CONNECT makes it a newcomer again;
+  guarded ``connect`` in ``helpers.server.sio.guards``); a refused CONNECT makes it a newcomer again;
 - a newcomer is closed after ``Limits.connect_grace`` s (``sweep``), and past
   ``Limits.newcomers`` of them the oldest is closed at once: a flood costs a bounded
   amount of memory, and refuses nobody;
