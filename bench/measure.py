@@ -66,14 +66,14 @@ def node(script: str, *extra: str) -> tuple[str, ...]:
 NODE_WS, NODE_WS_QUIET = "Node ws (original)", "Node ws (no logging)"
 NODE_SIO, NODE_SIO_DEFLATE = "Node socket.io 4.8, deflate refused", "Node socket.io 4.8, deflate offered"
 SIO, SIO_DEFLATE = "socketio (asyncio), deflate refused", "socketio (asyncio), deflate offered"
-RAW = "broadcast (asyncio)"
+RAW = "broadcast-bus (asyncio)"
 WS_PEERS = (NODE_WS, NODE_WS_QUIET)
 SERVERS = [
     Server(NODE_WS, "ws", node("ws-server.mjs")),
     Server(NODE_WS_QUIET, "ws", node("ws-server.mjs", "--quiet")),
     Server(RAW, "ws", stage("broadcast-bus"), WS_PEERS),
-    Server("broadcast (uvloop)", "ws", stage("broadcast-bus", uvloop=True), WS_PEERS),
-    Server("broadcast-readable (asyncio)", "ws", stage("broadcast"), WS_PEERS),
+    Server("broadcast-bus (uvloop)", "ws", stage("broadcast-bus", uvloop=True), WS_PEERS),
+    Server("broadcast (asyncio)", "ws", stage("broadcast"), WS_PEERS),
     Server(NODE_SIO, "socketio", node("socketio-server.mjs")),
     Server(SIO, "socketio", stage("socketio"), (NODE_SIO,)),
     Server(NODE_SIO_DEFLATE, "socketio", node("socketio-server.mjs"), deflate=True),

@@ -41,6 +41,7 @@ NAMES: dict[str, str] = {
     "drop": "helpers.server.app",
     "transport_of": "helpers.server.app",
     "until_sent": "helpers.server.sio.backlog",
+    "registered_handlers": "helpers.common.internals",
     # chat clients
     "ChatClient": "helpers.clients.widgets",
     "JsonChatClient": "helpers.clients.widgets",
@@ -51,7 +52,7 @@ NAMES: dict[str, str] = {
     "hide_ids": "helpers.common.text",
     "websocket_cli": "helpers.clients.cli",
     "handshake_status": "helpers.clients.probes",
-    "stall_test": "helpers.clients.probes",
+    "stall_test": "helpers.kernel.stall",
     # the whole class (notebook 10)
     "ClassPanel": "helpers.kernel.panel",
     "JoinCard": "helpers.kernel.share",

@@ -40,7 +40,7 @@ OPTION_HELP = {
     "db": "SQLite file that keeps the chat's messages across restarts (default: in memory); "
     "processes sharing a --message-queue share it too",
     "message_queue": "Redis URL, e.g. redis://127.0.0.1:6379/0 or unix:///path/redis.sock?db=0: one chat "
-    "across every server process on it (notebook 12); on socketio-chat, with a --db file they share",
+    "across every server process on it (notebook 12); on chat-cluster, with a --db file they share",
 }
 """What each ``make_app`` parameter does, for ``--help``."""
 

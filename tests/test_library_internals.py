@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import warnings
+from pathlib import Path
 
 import engineio.async_socket
 import ipywidgets
@@ -20,14 +22,17 @@ from engineio.async_drivers import aiohttp as eio_aiohttp
 
 from helpers.common import internals
 
+ROOT = Path(__file__).resolve().parent.parent
+
 CHECKED = {
-    "backlog_of", "check_origins_with", "close_client_websocket", "close_session_now",
-    "engineio_handler", "event_handler", "forget_redis_connection", "has_sessions",
-    "hook_redis_listener", "is_ending", "is_upgraded", "limit_message_bytes", "namespace_handler",
+    "backlog_of", "check_origins_with", "close_client_websocket", "close_session_now", "engineio_handler",
+    "engineio_id_of", "event_handler", "forget_redis_connection", "has_sessions", "hook_redis_listener",
+    "is_ending", "is_upgraded", "limit_message_bytes", "namespace_handler", "namespace_in_use",
     "on_enter", "packet_class_of", "ping_monitor_stopped", "redis_channel", "redis_listener",
-    "redis_messages", "redis_subscription", "replace_manager", "request_of", "restart_ping_monitor",
-    "session_of", "session_pinged_by", "sessions_of", "start_manager_now", "use_packet_class",
-    "use_websocket_class", "wrap_background_tasks", "wrap_dispatch", "wrap_receive",
+    "redis_messages", "redis_subscription", "registered_handlers", "replace_manager", "request_of",
+    "restart_ping_monitor", "session_of", "session_pinged_by", "sessions_of", "socketio_id_of",
+    "start_manager_now", "use_packet_class", "use_websocket_class", "wrap_background_tasks",
+    "wrap_dispatch", "wrap_receive",
 }
 
 
@@ -74,6 +79,8 @@ async def test_python_socketio_calls_every_handler_through_one_method() -> None:
     async def chat_message(sid: str, text: str) -> str:
         return text.upper()
 
+    assert internals.registered_handlers(sio) == {"chat message": chat_message}
+    assert internals.registered_handlers(sio, "/elsewhere") == {}
     handler, args = internals.event_handler(sio, "chat message", "/", ("sid", "hi"))
     assert handler is chat_message and args == ("sid", "hi")
     assert internals.event_handler(sio, "nothing", "/", ("sid",))[0] is None
@@ -135,6 +142,18 @@ async def test_the_default_manager_is_replaced_before_it_starts_and_a_chosen_one
     internals.start_manager_now(started.manager)
     assert started.manager_initialized
     assert "if not self.manager_initialized:" in source(socketio.async_server.AsyncServer)
+
+
+async def test_the_manager_maps_socketio_ids_to_engineio_ids_by_namespace() -> None:
+    sio = attached()
+    manager = sio.manager
+    manager.set_server(sio)
+    assert not internals.namespace_in_use(manager, "/")
+    sid = await manager.pre_connect("eio-one", "/")  # a CONNECT's first step: the sid is known
+    assert internals.namespace_in_use(manager, "/")
+    assert internals.engineio_id_of(manager, sid) == "eio-one"
+    assert internals.socketio_id_of(manager, "eio-one", "/") == sid
+    assert internals.engineio_id_of(manager, "nobody") is None
 
 
 def test_python_socketio_keeps_each_sessions_request_by_engineio_id() -> None:
@@ -233,3 +252,41 @@ def test_a_python_socketio_clients_websocket_is_its_engineio_clients_ws() -> Non
 def test_each_internal_says_why(name: str) -> None:
     doc = inspect.getdoc(getattr(internals, name)) or ""
     assert len(doc) > 40, name
+
+
+INTERNAL = re.compile(
+    r"\b(?:sio|eio|manager|session|socket|client)\.(?:_[a-z]\w*|sockets|packet_class|manager_initialized"
+    r"|service_task_handle|start_service_task|handlers|environ|pubsub|thread|upgraded|closing"
+    r"|queue|eio_sid_from_sid|sid_from_eio_sid)\b"
+    r"|\bmanager\.rooms\b|\.eio\.(?:ws|sockets|_\w+)\b|cors_allowed_origins = |max_http_buffer_size = "
+)
+"""How reading or replacing a library internal looks in the workbook's code."""
+
+
+def internal_uses(path: Path) -> list[str]:
+    """The lines of ``path`` that touch a library internal, as ``path:line: text``."""
+    found = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        code = re.sub(r"``[^`]*``", "", line.split("#", 1)[0])  # a docstring's names are no use of them
+        if INTERNAL.search(code):
+            found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    return found
+
+
+def test_no_library_internal_is_touched_outside_the_module_that_names_them() -> None:
+    paths = [p for p in sorted((ROOT / "helpers").glob("**/*.py")) if p.name != "internals.py"]
+    found = [use for path in paths for use in internal_uses(path)]
+    assert not found, "name it in helpers/common/internals.py:\n" + "\n".join(found)
+
+
+def test_the_scan_sees_an_internal_used_elsewhere(tmp_path: Path) -> None:
+    planted = tmp_path / "helpers" / "planted.py"
+    planted.parent.mkdir()
+    planted.write_text("def count(sio):\n    return len(sio.eio.sockets)  # engine.io's sessions\n")
+    global ROOT
+    root, ROOT = ROOT, tmp_path
+    try:
+        expected = "helpers/planted.py:2: return len(sio.eio.sockets)  # engine.io's sessions"
+        assert internal_uses(planted) == [expected]
+    finally:
+        ROOT = root

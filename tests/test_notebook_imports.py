@@ -28,7 +28,7 @@ NOTEBOOK_NAMES = frozenset({
     "start_server", "stop_server", "current_server", "DEFAULT_PORT", "page", "show_file",
     # the server's plumbing a stage builds on
     "PUBLIC", "LOG", "LIMITS", "RATE_LIMIT", "ServerLog", "allow_origins", "chat_app", "drop",
-    "transport_of", "until_sent",
+    "transport_of", "until_sent", "registered_handlers",
     # chat clients
     "ChatClient", "JsonChatClient", "SocketIOClient", "SocketIOChatClient", "side_by_side",
     "transcript", "hide_ids", "websocket_cli", "handshake_status", "stall_test",
@@ -53,17 +53,22 @@ LESSON_MODULES = frozenset({"helpers.stages", "helpers.checks"} | {
 ALLOWED = {
     "common": set(),
     "server": {"common", "protocol"},
-    "kernel": {"common", "server", "stages"},
-    "clients": {"common", "kernel"},
+    "kernel": {"common", "server", "stages", "clients"},
+    "clients": {"common"},
     "programs": {"common"},
     "loadlab": {"common", "kernel"},
     "checks": {"common", "server", "kernel", "clients", "programs"},
     "stages": {"common", "server", "stages", "protocol", "delivery"},
+    "protocol": set(),
+    "delivery": set(),
+    "serve": {"common", "server", "kernel", "stages", "serve_checks"},
+    "serve_checks": {"common", "kernel", "delivery"},
 }
-"""The folders each folder of ``helpers`` may import. The server imports no kernel tool, no
-client and no stage; a client imports no part of the server (it connects as any client
-does); the kernel's tools sit above the server (the teacher's panel reads the stages'
-nicknames)."""
+"""The folders (and top-level modules) each may import. The server imports no kernel tool, no
+client and no stage; a client imports nothing but ``common`` (it connects as any client does,
+and follows this kernel's servers through ``common.signals``); the kernel's tools sit above
+the server and the clients (the teacher's panel reads the stages' nicknames, the stall test
+runs clients)."""
 
 
 def notebook_imports(path: Path) -> list[tuple[int, ast.stmt]]:
@@ -220,6 +225,28 @@ def test_the_import_graph_of_helpers_has_no_circle() -> None:
 def test_each_folder_imports_only_what_its_role_allows() -> None:
     broken = breaks_in(import_graph())
     assert not broken, "\n".join(broken)
+
+
+def reached_from(graph: dict[str, set[str]], module: str) -> set[str]:
+    """Every module ``module`` imports, directly or through others."""
+    reached: set[str] = set()
+    waiting = [module]
+    while waiting:
+        for imported in graph.get(waiting.pop(), ()):
+            if imported not in reached:
+                reached.add(imported)
+                waiting.append(imported)
+    return reached
+
+
+def test_no_client_reaches_the_server_or_the_kernel_even_through_another_module() -> None:
+    graph = import_graph()
+    reached = {
+        module: sorted(m for m in reached_from(graph, module) if folder(m) in ("server", "kernel", "stages"))
+        for module in graph
+        if folder(module) == "clients"
+    }
+    assert reached and not any(reached.values()), reached
 
 
 def test_the_checks_see_a_planted_circle_and_a_client_importing_the_server(tmp_path: Path) -> None:

@@ -210,10 +210,15 @@ async def test_a_socketio_origin_list_takes_the_shared_pages_too_and_gives_them_
             with_key(f"http://{NETWORK}:{free_port}/", server.key), headers=page, wait_timeout=3
         )
         await client.disconnect()
+        check = server.app[SIO].eio.cors_allowed_origins  # engine.io asks it (origin, environ)
+        assert check(page["Origin"], {}) and check("http://localhost:5173", {})
+        assert not check("http://a.test", {})
 
         server = await start_server(app, port=free_port, quiet=True)  # the same app, not shared
         assert server.app[DOORS].names == set(LOOPBACK_NAMES) and server.app[DOORS].key is None
-        assert server.app[SIO].eio.cors_allowed_origins == ["http://localhost:5173"]
+        check = server.app[SIO].eio.cors_allowed_origins
+        assert check == ["http://localhost:5173"] and server.app[DOORS].shared_origin is None
+        assert not check(page["Origin"], {}) and check("http://localhost:5173", {})
         async with aiohttp.ClientSession() as http:
             async with http.get(
                 server.url + "socketio.html", headers={"Host": f"{NETWORK}:{free_port}"}
@@ -222,6 +227,21 @@ async def test_a_socketio_origin_list_takes_the_shared_pages_too_and_gives_them_
         assert (await handshake(f"ws://127.0.0.1:{free_port}/socket.io/?EIO=4&transport=websocket"))[0] == 101
     finally:
         await stop_server(quiet=True)
+
+
+async def test_a_socketio_list_with_a_star_or_empty_is_left_as_written_and_opens_the_doors(free_port):
+    """``"*"`` lets any page in and ``[]`` turns engine.io's check off: neither is replaced; the
+    listed pages may open a websocket at all (the doors) as before."""
+    for listed in (["*", "http://localhost:5173"], []):
+        server = await start_server(
+            STAGES["socketio-chat"](cors_allowed_origins=listed), port=free_port, quiet=True, share=True
+        )
+        try:
+            assert server.app[SIO].eio.cors_allowed_origins is not None
+            assert type(server.app[SIO].eio.cors_allowed_origins) is list
+            assert set(listed) <= server.app[DOORS].origins
+        finally:
+            await stop_server(quiet=True)
 
 
 async def test_a_new_key_at_every_start_and_the_old_one_is_refused(shared, free_port):

@@ -354,7 +354,7 @@ def check_address() -> Check:
         from helpers.kernel.share import network_address
     except ImportError as error:
         return Check(name, False, f"helpers.kernel.share does not import ({error})", "make setup")
-    except Exception as error:  # a bad WORKBOOK_PORT raises in helpers.kernel.lifecycle
+    except Exception as error:  # a bad WORKBOOK_PORT raises in helpers.common.addresses
         return Check(name, False, f"helpers.kernel.share does not import ({type(error).__name__}: {error})",
                      "fix what the error names (WORKBOOK_PORT: see the port line)")
     fix = (f"{variable}=192.168.1.20 make lab, with this machine's address on the classroom network "

@@ -50,7 +50,7 @@ async def say(page: Page, text: str) -> None:
 
 
 async def chat_page(browser: Browser, out: Path) -> Path:
-    server = await start_server(STAGES["broadcast-bus"](), port=0, quiet=True)
+    server = await start_server(STAGES["broadcast"](), port=0, quiet=True)
     context = await browser.new_context(viewport={"width": 720, "height": 560}, locale="en-US")
     context.set_default_timeout(TIMEOUT_MS)
     widget = ChatClient("notebook")

@@ -270,7 +270,7 @@ async def check_websocket_server(path: str | Path = "websocket_server.py") -> Ve
         for name in ("chat.html", ""):
             await _page(program, name)
         cursor = [0]
-        alice, bob = await trial.websocket(program, "alice"), await trial.websocket(program, "bob")
+        alice, bob = await trial.websockets(program, "alice", "bob")
         for client, text in [(alice, "hi"), (bob, "hello alice")]:
             await client.send(text)
             action = f"{client} sent {text!r}"
@@ -282,7 +282,7 @@ async def check_websocket_server(path: str | Path = "websocket_server.py") -> Ve
         await trial.close_clients()
         await program.stop()
         program = await _run_program(trial, file, "--except-self")
-        alice, bob = await trial.websocket(program, "alice"), await trial.websocket(program, "bob")
+        alice, bob = await trial.websockets(program, "alice", "bob")
         await alice.send("not to myself")
         action = f"alice sent 'not to myself' (python {file.name} PORT --except-self)"
         await trial.deliveries(action, {bob: "not to myself", alice: NOTHING})

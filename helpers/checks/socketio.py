@@ -154,12 +154,10 @@ async def check_me_line(make_app: AppFactory, add_chat_message: Feature) -> Verd
             ]
         ):
             sent = Emit("chat message", (text, f"alice-{number}"))
-            answer = await alice.call(sent.event, *sent.args)
             if line is None:  # no text: refused, to alice alone
-                refusal = {"error": "text must be non-empty text"}
-                trial.expect(f"alice sent {sent}", ("alice's acknowledgement", refusal, answer))
+                await trial.acknowledged(alice, sent, {"error": "text must be non-empty text"})
                 continue
-            trial.expect(f"alice sent {sent}", ("alice's acknowledgement", {}, answer))
+            await trial.acknowledged(alice, sent, {})
             await events_arrive(trial, f"alice sent {sent}", {bob: line, alice: NOTHING})
         return "Only a text starting with '/me ' became '* alice ...', for the others; the rest 'alice: ...'."
 
@@ -171,8 +169,7 @@ async def _store_messages(trial: Trial, server: Any, count: int) -> Any:
     writer = await trial.socketio(server, "writer", auth={"nick": "writer", "serverOffset": 0})
     for number in range(1, count + 1):
         sent = Emit("chat message", (f"m{number}", f"writer-{number}"))
-        answer = await writer.call(sent.event, *sent.args)
-        trial.expect(f"writer sent {sent}", ("writer's acknowledgement", {"id": number}, answer))
+        await trial.acknowledged(writer, sent, {"id": number})
     return writer
 
 

@@ -36,6 +36,7 @@ from aiohttp import web
 from helpers.checks.clients import WAIT, SocketIOPeer, WebsocketPeer
 from helpers.checks.interrupt import Interrupts, LoopHeld, stoppable_student_code
 from helpers.checks.verdict import NOTHING, Emit, Nothing, NotYet, Verdict, shown
+from helpers.common.internals import registered_handlers
 from helpers.common.waiting import now
 from helpers.kernel.lifecycle import RunningServer, open_server
 from helpers.server.app import SOCKETS, add_plumbing, open_connections
@@ -250,7 +251,7 @@ class Trial:
         for server in self.servers:
             places += [(_key_name(key), server.app[key]) for key in server.app]
             if SIO in server.app:
-                functions += list(server.app[SIO].handlers.get("/", {}).values())
+                functions += list(registered_handlers(server.app[SIO]).values())
         for function in functions:
             places += [(name, value) for name, value in getattr(function, "__globals__", {}).items()]
             code, closure = getattr(function, "__code__", None), getattr(function, "__closure__", None) or ()

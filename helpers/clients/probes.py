@@ -13,13 +13,11 @@ import asyncio
 import base64
 import os
 import socket
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import websockets
-from aiohttp import web
 
-__all__ = ["StallTest", "StalledClient", "handshake_status", "stall_test", "stalled_client"]
+__all__ = ["StalledClient", "handshake_status", "stalled_client"]
 
 STALLED_BUFFER = 4096
 """Bytes the stalled client's kernel takes before the server's writes to it pile up."""
@@ -89,67 +87,3 @@ async def handshake_status(url: str, *, name: str | None = None, **headers: str)
             return ws.response.status_code
     except websockets.InvalidStatus as refused:
         return refused.response.status_code
-
-
-@dataclass
-class StallTest:
-    """What ``stall_test`` measured: did bob get every message alice sent, and when."""
-
-    messages: int
-    stalled: bool
-    got: int
-    last_after: float | None  # seconds from the first send to the last message bob got
-    silent_for: float  # seconds bob then waited for nothing, when he did not get them all
-
-    def __repr__(self) -> str:
-        who = "with dave stalled" if self.stalled else "without dave"
-        if self.got == self.messages:
-            after = f"{self.last_after * 1000:.0f} ms"
-            return f"{who}: bob got all {self.messages} messages: yes, the last after {after}"
-        return (
-            f"{who}: bob got all {self.messages} messages: no, {self.got} of them, "
-            f"then nothing for {self.silent_for:g} s"
-        )
-
-
-async def stall_test(app: web.Application, *, stalled: bool = True, messages: int = 300) -> StallTest:
-    """Serve ``app`` on a spare port; alice sends ``messages`` of 20,000 characters; does bob get them?
-
-    With ``stalled``, dave is connected too and reads nothing (``stalled_client``). A server of
-    its own, so the notebook's chat and its widgets never see these megabytes.
-    """
-    from helpers.kernel.lifecycle import open_server  # here: probes are imported by the server's side
-
-    server = await open_server(app, port=0)
-    dave = None
-    try:
-        dave = await stalled_client(server.ws_url) if stalled else None
-        async with websockets.connect(server.ws_url, compression=None, max_size=None) as alice, \
-                websockets.connect(server.ws_url, compression=None, max_size=None) as bob:  # fmt: skip
-            loop = asyncio.get_running_loop()
-            started, got, last_at = loop.time(), 0, None
-            echoes = asyncio.ensure_future(_read_all(alice))  # alice reads what comes back to her
-            for n in range(messages):
-                await alice.send(f"{n}: " + "x" * 20_000)
-            silence = STALL_SILENCE
-            while got < messages:
-                try:
-                    await asyncio.wait_for(bob.recv(), silence)
-                except TimeoutError:
-                    break
-                got, last_at = got + 1, loop.time()
-            echoes.cancel()
-        return StallTest(messages, stalled, got, None if last_at is None else last_at - started, silence)
-    finally:
-        if dave is not None:
-            dave.close()
-        await server.stop()
-
-
-async def _read_all(ws: websockets.ClientConnection) -> None:
-    async for _ in ws:
-        pass
-
-
-STALL_SILENCE = 3.0
-"""Seconds of silence after which ``stall_test`` says bob got nothing more."""

@@ -41,7 +41,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from helpers.common.addresses import with_key
 from helpers.common.internals import close_client_websocket
 from helpers.common.quiet import quiet_logger
-from helpers.kernel.lifecycle import PORT_HANDED_OVER, SERVER_STARTED, current_server
+from helpers.common.signals import PORT_HANDED_OVER, SERVER_STARTED, own_key
 
 __all__ = [
     "RETRY_DELAYS",
@@ -406,8 +406,7 @@ PORT_HANDED_OVER.append(_stop_following)
 def _with_own_key(url: str, handed: str | None = None) -> str:
     """``url`` with the join key of this kernel's server, if it is shared and ``url`` is its address;
     else with the key the server ``handed`` over a connection, if any."""
-    server = current_server()
-    own = server.key_for(url) if server is not None else None
+    own = own_key(url)
     if own is not None:
         return with_key(url, own)
     return url if handed is None else with_key(url, handed)

@@ -21,13 +21,15 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import engineio
 import engineio.async_socket
-import ipywidgets as widgets
 import socketio
 from aiohttp import web
+
+if TYPE_CHECKING:  # the server's processes never load ipywidgets for this
+    import ipywidgets as widgets
 
 __all__ = [
     "backlog_of",
@@ -35,6 +37,7 @@ __all__ = [
     "close_client_websocket",
     "close_session_now",
     "engineio_handler",
+    "engineio_id_of",
     "event_handler",
     "forget_redis_connection",
     "has_sessions",
@@ -43,6 +46,7 @@ __all__ = [
     "is_upgraded",
     "limit_message_bytes",
     "namespace_handler",
+    "namespace_in_use",
     "on_enter",
     "packet_class_of",
     "ping_monitor_stopped",
@@ -50,12 +54,14 @@ __all__ = [
     "redis_listener",
     "redis_messages",
     "redis_subscription",
+    "registered_handlers",
     "replace_manager",
     "request_of",
     "restart_ping_monitor",
     "session_of",
     "session_pinged_by",
     "sessions_of",
+    "socketio_id_of",
     "start_manager_now",
     "use_packet_class",
     "use_websocket_class",
@@ -124,6 +130,27 @@ async def close_session_now(eio: engineio.AsyncServer, eio_sid: str, session: Se
 
 Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
 """A function that takes the library's own function and returns what is called in its place."""
+
+
+def registered_handlers(sio: socketio.AsyncServer, namespace: str = "/") -> dict[str, Callable[..., Any]]:
+    """The handlers registered in ``namespace``, by event (``sio.handlers``): notebook 12 wraps
+    notebook 9's, which were registered inside its ``make_app``, and the checkers look in them."""
+    return dict(sio.handlers.get(namespace, {}))
+
+
+def engineio_id_of(manager: socketio.AsyncManager, sid: str, namespace: str = "/") -> str | None:
+    """The engine.io session under a Socket.IO client (``eio_sid_from_sid``, undocumented)."""
+    return manager.eio_sid_from_sid(sid, namespace)
+
+
+def socketio_id_of(manager: socketio.AsyncManager, eio_sid: str, namespace: str) -> str | None:
+    """The Socket.IO client of an engine.io session in ``namespace`` (``sid_from_eio_sid``)."""
+    return manager.sid_from_eio_sid(eio_sid, namespace)
+
+
+def namespace_in_use(manager: socketio.AsyncManager, namespace: str) -> bool:
+    """Whether any client is in ``namespace`` (the manager's ``rooms``, what its own emit reads)."""
+    return namespace in manager.rooms
 
 
 def wrap_dispatch(sio: socketio.AsyncServer, wrap: Wrapper) -> None:

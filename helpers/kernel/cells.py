@@ -5,7 +5,8 @@
 - the server's new errors, and news such as a port handed over to another notebook, are
   printed at the top of the cell (``helpers.kernel.lifecycle.report_to_next_cell``).
 
-Registered once, when ``helpers`` is imported in a kernel; outside IPython it does nothing.
+Registered once, when ``helpers.kernel.lifecycle`` is first imported in a kernel (a notebook's
+first ``from helpers import start_server``); outside IPython it does nothing.
 """
 
 from __future__ import annotations

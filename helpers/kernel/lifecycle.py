@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +36,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from helpers.common.addresses import DEFAULT_PORT, browser_url, with_key
-from helpers.common.waiting import Changes, cell_began
+from helpers.common.signals import KEY_LOOKUPS, PORT_HANDED_OVER, SERVER_STARTED
+from helpers.common.waiting import cell_began
 from helpers.kernel import handover
 from helpers.kernel.cells import before_each_cell
 from helpers.kernel.share import (
@@ -66,11 +67,6 @@ __all__ = [
 SHUTDOWN_TIMEOUT = 1.0
 """Seconds aiohttp waits for unfinished requests at stop (its default is 60)."""
 
-SERVER_STARTED = Changes()
-"""Notified whenever a server starts in this kernel: a widget waiting to reconnect tries at once."""
-
-PORT_HANDED_OVER: list[Callable[[int, str], object]] = []
-"""Called with (port, notebook) when this kernel gave its port to another notebook."""
 
 
 class PortInUseError(OSError):
@@ -212,6 +208,15 @@ def _log_accept_errors(server: RunningServer) -> None:
 def current_server(name: str = DEFAULT_NAME) -> RunningServer | None:
     """The server this kernel runs now under ``name`` (``start_server(app)``'s, by default), if any."""
     return _servers.get(name)
+
+
+def _own_key(url: str) -> str | None:
+    """The join key ``url`` needs when it is the address of this kernel's shared server."""
+    server = current_server()
+    return server.key_for(url) if server is not None else None
+
+
+KEY_LOOKUPS.append(_own_key)  # a widget client of this kernel joins its shared server with the key
 
 
 def running_servers() -> dict[str, RunningServer]:

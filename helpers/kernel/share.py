@@ -166,11 +166,10 @@ def stage_page(app: web.Application) -> str:
 
 @dataclass
 class _Added:
-    """What a start added to an app's doors (Host names, a Socket.IO origin), taken back at its
-    next start: the same app started again unshared, on loopback, is loopback-only as before."""
+    """What a start added to an app's doors (Host names), taken back at its next start: the
+    same app started again unshared, on loopback, is loopback-only as before."""
 
     names: set[str] = field(default_factory=set)
-    origin: str | None = None
 
 
 _ADDED: weakref.WeakKeyDictionary[web.Application, _Added] = weakref.WeakKeyDictionary()
@@ -188,7 +187,7 @@ def open_doors(app: web.Application, sharing: Sharing | None, host: str = "127.0
     doors = app[DOORS]
     earlier = _ADDED.pop(app, _Added())
     doors.names.difference_update(earlier.names)
-    doors.origins.discard(earlier.origin)
+    doors.shared_origin = None  # until this start shares it (allow_shared_origin)
     doors.key = sharing.key if sharing is not None else None
     wanted = bound_names(host) | ({sharing.address} if sharing is not None else set())
     _ADDED[app] = added = _Added({name for name in wanted if name not in doors.names})
@@ -209,17 +208,14 @@ def bound_names(host: str) -> set[str]:
 
 
 def allow_shared_origin(app: web.Application, sharing: Sharing, port: int) -> None:
-    """Pages at the network address may connect even when the server's origins are a given list.
+    """Pages at the network address may use Socket.IO even when its origins are a given list.
 
     python-socketio checks a page's Origin itself: by default against the request's own Host
     (which the shared page matches), but a list (``--cors-allowed-origins ...``) replaces
-    that, and the teacher can't list an address found at start. So it joins the doors'
-    trusted origins, which a held Socket.IO server consults too (``TrustedOrigins``).
+    that, and the teacher can't list an address found at start. So the doors name it, and a
+    held Socket.IO server's check takes it too (``helpers.server.sio.hold.TrustedOrigins``).
     """
-    origin = sharing.origin(port)
-    if origin not in app[DOORS].origins:
-        app[DOORS].origins.add(origin)
-        _ADDED.setdefault(app, _Added()).origin = origin
+    app[DOORS].shared_origin = sharing.origin(port)
 
 
 def also_listen(host: str, sharing: Sharing | None) -> bool:

@@ -119,6 +119,7 @@ class Doors:
     names: set[str] = field(default_factory=lambda: set(LOOPBACK_NAMES))
     origins: set[str] = field(default_factory=set)
     key: str | None = None
+    shared_origin: str | None = None  # the network address's page origin, while shared: Socket.IO's too
 
 
 NEEDS_KEY = "This chat needs the link with its key: ask your teacher.\n"

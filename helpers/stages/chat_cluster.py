@@ -13,7 +13,7 @@ import socketio
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpers import until_sent
+from helpers import registered_handlers, until_sent
 from helpers.stages import socketio_chat, socketio_features
 from helpers.stages.broadcast_bus import BUS, use_bus
 from helpers.stages.socketio_basic import SIO
@@ -199,7 +199,7 @@ async def everyone_listens(app: web.Application) -> bool:
 def add_presence(app: web.Application) -> None:
     """Who is online, on every process: notebook 9's handlers, each wrapped to share it."""
     sio = app[SIO]
-    earlier = dict(sio.handlers["/"])  # notebook 9's, registered by its make_app
+    earlier = registered_handlers(sio)  # notebook 9's, registered by its make_app
 
     @sio.event
     async def connect(sid, environ, auth):
@@ -240,7 +240,7 @@ def add_presence(app: web.Application) -> None:
 def add_messages(app: web.Application) -> None:
     """Chat messages through the shared store; private and room messages only when all can hear."""
     sio = app[SIO]
-    earlier = dict(sio.handlers["/"])
+    earlier = registered_handlers(sio)
 
     @sio.on("chat message")
     async def chat_message(sid, text=None, client_offset=None):

@@ -10,7 +10,14 @@ import asyncio
 
 from aiohttp import web
 
-from helpers.common.internals import backlog_of, is_ending, request_of, session_of, sessions_of
+from helpers.common.internals import (
+    backlog_of,
+    engineio_id_of,
+    is_ending,
+    request_of,
+    session_of,
+    sessions_of,
+)
 from helpers.server.app import (
     LIMITS,
     LOG,
@@ -34,7 +41,7 @@ def backlog(app: web.Application, sid: str) -> int | None:
     the client reads; a client that stops reading makes that queue, and the server, grow.
     """
     sio = app[SIO]
-    eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+    eio_sid = engineio_id_of(sio.manager, sid)
     session = session_of(sio.eio, eio_sid) if eio_sid is not None else None
     if session is None or is_ending(session):
         return None

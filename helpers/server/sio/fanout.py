@@ -31,7 +31,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
-from helpers.common.internals import packet_class_of
+from helpers.common.internals import namespace_in_use, packet_class_of
 from helpers.server.sio.frames import batched_websocket_of, text_frame
 
 __all__ = ["FanoutManager"]
@@ -49,7 +49,7 @@ class FanoutManager(socketio.AsyncManager):
                 event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
             )
         room = to or room
-        if namespace not in self.rooms:
+        if not namespace_in_use(self, namespace):
             return None
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         pkt = packet_class_of(self.server)(packet.EVENT, namespace=namespace, data=[event, *_arguments(data)])

@@ -16,7 +16,7 @@ import socketio
 import socketio.base_server
 from aiohttp import web
 
-from helpers.common.internals import event_handler, namespace_handler, wrap_dispatch
+from helpers.common.internals import engineio_id_of, event_handler, namespace_handler, wrap_dispatch
 from helpers.server.app import (
     LOG,
     RATE_LIMIT,
@@ -153,7 +153,7 @@ async def connect_counted(
 ) -> Any:
     """A CONNECT packet makes its session a client, counted as a connection; refused, a newcomer again."""
     sessions = app.get(SESSIONS)
-    eio_sid = sio.manager.eio_sid_from_sid(args[0], namespace) if args and sessions is not None else None
+    eio_sid = engineio_id_of(sio.manager, args[0], namespace) if args and sessions is not None else None
     if eio_sid is None:
         return await _connect_guarded(app, sio, trigger, namespace, *args)
     sessions.joined_now(eio_sid)

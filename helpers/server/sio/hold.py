@@ -140,9 +140,10 @@ def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
     listed = sio.eio.cors_allowed_origins
     if isinstance(listed, TrustedOrigins):  # held before, for an earlier app
         listed = listed.listed
-    if isinstance(listed, list) and listed and "*" not in listed:  # ([] is no check at all; "*" any page)
-        allow_origins(app, *listed)  # the same pages may open a websocket at all, and a shared one too
-        check_origins_with(sio.eio, TrustedOrigins(sio, listed))
+    if isinstance(listed, list):
+        allow_origins(app, *listed)  # the same pages may open a websocket at all
+        if listed and "*" not in listed:  # ([] is no check at all, "*" any page: left as they are)
+            check_origins_with(sio.eio, TrustedOrigins(sio, listed))  # and a shared page too
     if CLIENT_DIST.is_dir():
         app.router.add_static("/vendor/socket.io/", CLIENT_DIST)
     app[SIO_TASKS], app[UPGRADES] = set(), weakref.WeakValueDictionary()
@@ -169,7 +170,8 @@ def hold_socketio(app: web.Application) -> socketio.AsyncServer | None:
 
 class TrustedOrigins:
     """engine.io's ``cors_allowed_origins`` as a callable (a form it documents): the origins the
-    student listed, and those the app's doors trust now (``helpers.server.app.Doors.origins``).
+    student listed, and the page origin of the server's network address while it is shared
+    (``helpers.server.app.Doors.shared_origin``).
 
     A list is fixed when the server is made, but a server shared on the network is reached
     from an origin found only at start (``helpers.kernel.share.allow_shared_origin``), and
@@ -179,10 +181,10 @@ class TrustedOrigins:
     def __init__(self, sio: socketio.AsyncServer, listed: list[str]) -> None:
         self.sio, self.listed = sio, list(listed)
 
-    def __call__(self, origin: str | None) -> bool:
+    def __call__(self, origin: str | None, environ: dict[str, Any] | None = None) -> bool:
         app = SERVING.get(self.sio)
-        trusted = app[DOORS].origins if app is not None else set()
-        return origin is not None and (origin in self.listed or origin.rstrip("/") in trusted)
+        shared = app[DOORS].shared_origin if app is not None else None
+        return origin is not None and (origin in self.listed or (shared is not None and origin == shared))
 
     def __eq__(self, other: object) -> bool:  # equal to the list it stands for
         return self.listed == other if isinstance(other, list) else NotImplemented

@@ -30,7 +30,13 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from helpers.common.internals import close_session_now, request_of, session_of, session_pinged_by
+from helpers.common.internals import (
+    close_session_now,
+    request_of,
+    session_of,
+    session_pinged_by,
+    socketio_id_of,
+)
 from helpers.server.app import drop, websocket_of
 from helpers.server.limits import Limits
 
@@ -104,7 +110,7 @@ class Sessions:
         """Its CONNECT was refused: a newcomer again (its grace from now), unless in another namespace."""
         manager = self.sio.manager
         namespaces = [other for other in list(manager.get_namespaces()) if other != namespace]
-        if sid not in self.joined or any(manager.sid_from_eio_sid(sid, other) for other in namespaces):
+        if sid not in self.joined or any(socketio_id_of(manager, sid, other) for other in namespaces):
             return
         self._wait(sid, Newcomer(self.joined.pop(sid), self.clock()))
 
