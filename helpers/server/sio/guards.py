@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import socketio
-import socketio.base_server
 from aiohttp import web
 
 from helpers.common.internals import engineio_id_of, event_handler, namespace_handler, wrap_dispatch

@@ -15,7 +15,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import socketio
-import socketio.base_server
 from aiohttp import WSMessage, WSMsgType, web
 
 from helpers.common.internals import wrap_receive

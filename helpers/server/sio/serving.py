@@ -8,7 +8,6 @@ import weakref
 from typing import Any
 
 import socketio
-import socketio.base_server
 from aiohttp import web
 
 __all__ = ["SERVING", "SHUTDOWN_TIMEOUT", "SIO", "SIO_TASKS", "keep"]
@@ -17,15 +16,12 @@ __all__ = ["SERVING", "SHUTDOWN_TIMEOUT", "SIO", "SIO_TASKS", "keep"]
 SIO = web.AppKey("sio", socketio.AsyncServer)
 """The python-socketio server ``start_server`` found on the app (the workbook's own key)."""
 
-
 SHUTDOWN_TIMEOUT = 1.5
 """Seconds to wait for clients to be told goodbye when the server stops."""
-
 
 SERVING: weakref.WeakKeyDictionary[socketio.AsyncServer, web.Application] = weakref.WeakKeyDictionary()
 """The app each held python-socketio server serves now: one ``sio`` may serve a new app at each
 start (a module-level ``sio`` that every ``make_app()`` attaches), and its guards follow it."""
-
 
 SIO_TASKS = web.AppKey("socket.io tasks", set[asyncio.Task[Any]])
 """engine.io's and python-socketio's background tasks (pings, handlers): a stop ends them all."""
